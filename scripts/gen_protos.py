@@ -1,7 +1,7 @@
 """Regenerate the Python stubs in src/bank/ from proto/ (delete, then generate; never edited by hand).
 
-    python scripts/gen_protos.py          # regenerate
-    python scripts/gen_protos.py --check  # regenerate, then fail if src/bank differs from what git has
+python scripts/gen_protos.py          # regenerate
+python scripts/gen_protos.py --check  # regenerate, then fail if src/bank differs from what git has
 """
 
 from __future__ import annotations

@@ -1,0 +1,76 @@
+"""The customer service over gRPC: requests become commands of the CustomerApplication, customers become
+messages. No business rule lives here."""
+
+from __future__ import annotations
+
+import grpc
+
+from adapters.common.protobuf import timestamp
+from adapters.inbound.grpc.server import Servicer
+from bank.customer.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
+from bank.customer.v1.customer_service_pb2 import (
+    GetCustomerRequest,
+    GetCustomerResponse,
+    RegisterCustomerRequest,
+    RegisterCustomerResponse,
+    ReinstateCustomerRequest,
+    ReinstateCustomerResponse,
+    SuspendCustomerRequest,
+    SuspendCustomerResponse,
+    TerminateCustomerRequest,
+    TerminateCustomerResponse,
+)
+from domain.customer.commands import RegisterCustomer, ReinstateCustomer, SuspendCustomer, TerminateCustomer
+from domain.customer.handlers import CustomerApplication
+from domain.customer.model import Customer
+
+SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
+
+
+def customer_message(c: Customer) -> customer_pb2.Customer:
+    return customer_pb2.Customer(
+        customer_id=c.customer_id,
+        name=c.name,
+        status=customer_pb2.CustomerStatus.Value(f"CUSTOMER_STATUS_{c.status.value}"),
+        version=c.version,
+        registered_at=timestamp(c.registered_at),
+        updated_at=timestamp(c.updated_at),
+    )
+
+
+class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, app: CustomerApplication) -> None:
+        self._app = app
+
+    async def RegisterCustomer(
+        self, request: RegisterCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> RegisterCustomerResponse:
+        customer = await self._app.register_customer(RegisterCustomer(name=request.name))
+        return RegisterCustomerResponse(customer=customer_message(customer))
+
+    async def GetCustomer(self, request: GetCustomerRequest, context: grpc.aio.ServicerContext) -> GetCustomerResponse:
+        return GetCustomerResponse(customer=customer_message(await self._app.get_customer(request.customer_id)))
+
+    async def SuspendCustomer(
+        self, request: SuspendCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> SuspendCustomerResponse:
+        customer = await self._app.suspend_customer(SuspendCustomer(request.customer_id))
+        return SuspendCustomerResponse(customer=customer_message(customer))
+
+    async def ReinstateCustomer(
+        self, request: ReinstateCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> ReinstateCustomerResponse:
+        customer = await self._app.reinstate_customer(ReinstateCustomer(request.customer_id))
+        return ReinstateCustomerResponse(customer=customer_message(customer))
+
+    async def TerminateCustomer(
+        self, request: TerminateCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> TerminateCustomerResponse:
+        customer = await self._app.terminate_customer(TerminateCustomer(request.customer_id))
+        return TerminateCustomerResponse(customer=customer_message(customer))
+
+
+def customer_servicer(app: CustomerApplication) -> Servicer:
+    return Servicer(
+        SERVICE_NAME, customer_service_pb2_grpc.add_CustomerServiceServicer_to_server, CustomerServicer(app)
+    )

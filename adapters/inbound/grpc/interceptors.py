@@ -1,0 +1,81 @@
+"""The interceptor every server installs: correlation id in, one error table out.
+
+- A request that cannot be decoded answers INVALID_ARGUMENT (grpcio's default is INTERNAL
+  "Exception deserializing request!").
+- A DomainError answers its table status; any other exception answers INTERNAL with a reference id only.
+- The correlation id comes from `x-correlation-id` metadata (or is created) and is in every log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from adapters.common.context import accept_correlation_id, correlation_id
+from adapters.inbound.grpc.errors import status_for, status_for_fault, status_for_undecodable
+from domain.shared.errors import DomainError
+
+log = logging.getLogger("rpc")
+
+
+class _Undecodable:
+    """Stands in for a request that failed to decode, so the handler can answer INVALID_ARGUMENT."""
+
+
+def _safe_deserializer(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def wrapper(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except (DecodeError, UnicodeDecodeError, ValueError, RuntimeError):
+            return _Undecodable()
+
+    return wrapper
+
+
+class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # unknown methods (UNIMPLEMENTED) and streaming services (reflection) as they are
+        method = details.method
+        inner = handler.unary_unary
+        metadata = dict(details.invocation_metadata or ())
+        incoming_cid = metadata.get("x-correlation-id")
+
+        async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            correlation_id.set(accept_correlation_id(incoming_cid if isinstance(incoming_cid, str) else None))
+            started = time.perf_counter()
+            status: grpc.Status | None = None
+            try:
+                if isinstance(request, _Undecodable):
+                    status = status_for_undecodable()
+                else:
+                    return await inner(request, context)
+            except DomainError as error:
+                status = status_for(error)
+            except grpc.aio.AbortError:
+                raise
+            except Exception:  # noqa: BLE001 - the one place where unexpected faults are turned into INTERNAL
+                status = status_for_fault(method)
+            finally:
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                if status is not None:
+                    log.info("%s -> %s in %.1f ms", method, status.code.name, elapsed_ms)
+            await context.abort(status.code, status.details, status.trailing_metadata)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=_safe_deserializer(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,115 @@
+"""The gRPC server every service runs, written once: the interceptor, the standard health service
+(NOT_SERVING until the service says it is ready), reflection (grpcurl list/describe), and a graceful stop:
+on SIGTERM every service turns NOT_SERVING first, new calls are refused after `drain_delay`, and calls in
+flight get `grace` seconds to finish."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from adapters.inbound.grpc.interceptors import ErrorAndContextInterceptor
+
+log = logging.getLogger(__name__)
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """A servicer, the generated function that registers it, and its full service name."""
+
+    name: str
+    add_to_server: Callable[[object, grpc.aio.Server], None]
+    implementation: object
+
+
+@dataclass
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    grace: float = 10.0
+    drain_delay: float = 0.0
+    max_message_bytes: int = 1024 * 1024
+    max_concurrent_rpcs: int | None = None
+    options: list[tuple[str, object]] = field(default_factory=list)
+
+
+class GrpcServer:
+    def __init__(self, servicers: Sequence[Servicer], opts: ServerOptions) -> None:
+        self._servicers = servicers
+        self._opts = opts
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[ErrorAndContextInterceptor()],
+            maximum_concurrent_rpcs=opts.max_concurrent_rpcs,
+            options=[
+                ("grpc.max_receive_message_length", opts.max_message_bytes),
+                ("grpc.max_send_message_length", opts.max_message_bytes),
+                ("grpc.so_reuseport", 0),
+                *opts.options,
+            ],
+        )
+        for s in servicers:
+            s.add_to_server(s.implementation, self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [s.name for s in servicers]
+        reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
+        self.port = self.server.add_insecure_port(f"{opts.host}:{opts.port}")
+
+    async def set_serving(self, serving: bool) -> None:
+        status = SERVING if serving else NOT_SERVING
+        for name in ["", *(s.name for s in self._servicers)]:
+            await self.health.set(name, status)
+
+    async def start(self) -> None:
+        await self.set_serving(False)
+        await self.server.start()
+        log.info("gRPC listening on %s:%d", self._opts.host, self.port)
+
+    async def stop(self) -> None:
+        """NOT_SERVING first, so load balancers move away; then refuse new calls and drain the rest."""
+        await self.set_serving(False)
+        if self._opts.drain_delay:
+            await asyncio.sleep(self._opts.drain_delay)
+        await self.server.stop(self._opts.grace)
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_until_stopped(
+    server: GrpcServer,
+    ready: Callable[[], Awaitable[None]],
+    background: Sequence[Callable[[asyncio.Event], Awaitable[None]]],
+    stop: asyncio.Event,
+) -> None:
+    """Start serving (NOT_SERVING), run `ready` (open the database...), turn SERVING, run the background
+    loops (relay, consumers) until a stop signal, then stop gracefully."""
+    await server.start()
+    await ready()
+    await server.set_serving(True)
+    log.info("serving")
+    tasks = [asyncio.create_task(loop(stop)) for loop in background]
+    await stop.wait()
+    log.info("stopping")
+    await server.stop()
+    if tasks:
+        await asyncio.wait(tasks, timeout=server._opts.grace)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("background task ended with an error", exc_info=task.exception())

@@ -1,0 +1,179 @@
+"""The consumer runner every consuming service uses.
+
+For each record: find its handler by the `ce_type` header, then in ONE transaction record the `ce_id` in the
+inbox (a duplicate is skipped) and apply the handler; offsets are committed only after that transaction
+commits. So a crash anywhere re-delivers, and re-delivery is harmless. A record that cannot be decoded goes
+to the DLQ at once; one whose handler keeps failing goes there after bounded attempts; the stream goes on.
+While the service's own database is unavailable nothing is committed and the record is retried: those
+records are not poison."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from google.protobuf.message import DecodeError
+from google.protobuf.message import Message as ProtoMessage
+
+from adapters.common.context import accept_correlation_id, correlation_id
+from domain.shared.errors import DependencyUnavailable
+from domain.shared.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Route:
+    """How to handle one event type: the protobuf class to decode it with, and what to do with it."""
+
+    message_type: type[ProtoMessage]
+    handle: Callable[[Any, Any], Awaitable[None]]  # (decoded event, unit of work) -> None
+
+
+def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """librdkafka's defaults commit automatically and start new groups at the end: turn both off."""
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": group_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        **overrides,
+    }
+
+
+class PoisonMessage(Exception):
+    """The record can never be handled (missing headers, undecodable payload); `reason` is a code, not text."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class KafkaConsumerRunner:
+    def __init__(
+        self,
+        consumer: Consumer,
+        dlq_producer: Producer,
+        group_id: str,
+        topics: list[str],
+        routes: Mapping[str, Route],
+        uow: Callable[[], UnitOfWork],
+        max_attempts: int = 5,
+        batch_size: int = 500,
+        poll_timeout: float = 0.2,
+        backoff_cap: float = 5.0,
+    ) -> None:
+        self._consumer = consumer
+        self._dlq = dlq_producer
+        self._group_id = group_id
+        self._topics = topics
+        self._routes = routes
+        self._uow = uow
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._poll_timeout = poll_timeout
+        self._backoff_cap = backoff_cap
+        self.applied = 0  # events applied (not duplicates), for tests and metrics
+        self.dead_lettered = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._consumer.subscribe(self._topics)
+        try:
+            while not stop.is_set():
+                records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_timeout)
+                processed: dict[tuple[str, int], int] = {}
+                for record in records:
+                    if record.error() is not None:
+                        log.warning("consumer error: %s", record.error().name())
+                        continue
+                    if not await self._process(record, stop):
+                        break  # stopping while the database is down: leave the rest uncommitted
+                    processed[(record.topic(), record.partition())] = record.offset() + 1
+                if processed:
+                    offsets = [TopicPartition(t, p, o) for (t, p), o in processed.items()]
+                    await asyncio.to_thread(self._consumer.commit, offsets=offsets, asynchronous=False)
+        finally:
+            await asyncio.to_thread(self._consumer.close)
+
+    async def _process(self, record: Message, stop: asyncio.Event) -> bool:
+        """Apply one record exactly once in effect. False only if asked to stop before it could be applied."""
+        headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+        correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
+        try:
+            event_id, route, event = self._decode(record, headers)
+        except PoisonMessage as poison:
+            return await self._dead_letter(record, poison.reason, stop)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with self._uow() as tx:
+                    if await tx.inbox.first_delivery(event_id):
+                        await route.handle(event, tx)
+                        self.applied += 1
+                    await tx.commit()
+                return True
+            except DependencyUnavailable:
+                attempt = 0  # not the record's fault: wait for the database without counting attempts
+                log.warning("database unavailable while applying an event; retrying")
+            except Exception:
+                log.exception("applying event %s failed (attempt %d of %d)", event_id, attempt, self._max_attempts)
+                if attempt >= self._max_attempts:
+                    return await self._dead_letter(record, "handler-failed", stop)
+            if stop.is_set():
+                return False
+            await asyncio.sleep(random.uniform(0, min(self._backoff_cap, 0.05 * 2**attempt)))
+
+    def _decode(self, record: Message, headers: dict[str, str]) -> tuple[str, Route, Any]:
+        event_id, ce_type = headers.get("ce_id", ""), headers.get("ce_type", "")
+        if not event_id or len(event_id) > 64:
+            raise PoisonMessage("missing-or-invalid-ce_id")
+        route = self._routes.get(ce_type)
+        if route is None:
+            raise PoisonMessage("unknown-ce_type")
+        try:
+            event = route.message_type.FromString(record.value() or b"")
+        except DecodeError:
+            raise PoisonMessage("undecodable-payload") from None
+        return event_id, route, event
+
+    async def _dead_letter(self, record: Message, reason: str, stop: asyncio.Event) -> bool:
+        """Copy the record to its DLQ topic with the reason and its origin, and wait for the broker's ack
+        (retrying while the broker is away). False only if asked to stop before the ack."""
+        headers = [
+            *(record.headers() or []),
+            ("dlq-reason", reason.encode()),
+            ("dlq-original-topic", record.topic().encode()),
+            ("dlq-original-partition", str(record.partition()).encode()),
+            ("dlq-original-offset", str(record.offset()).encode()),
+        ]
+        while not stop.is_set():
+            outcome: list[Any] = []
+            self._dlq.produce(
+                dlq_topic(record.topic(), self._group_id),
+                key=record.key(),
+                value=record.value(),
+                headers=headers,
+                on_delivery=lambda err, _msg, outcome=outcome: outcome.append(err),
+            )
+            await asyncio.to_thread(self._dlq.flush, 5.0)
+            if outcome and outcome[0] is None:
+                self.dead_lettered += 1
+                log.warning(
+                    "event sent to the DLQ: reason=%s topic=%s offset=%d", reason, record.topic(), record.offset()
+                )
+                return True
+            log.warning("DLQ did not acknowledge; retrying")
+            await asyncio.sleep(random.uniform(0.1, 1.0))
+        return False
+
+
+def dlq_topic(topic: str, group_id: str) -> str:
+    """Where a group's poison records of `topic` go."""
+    return f"{topic}.dlq.{group_id}"

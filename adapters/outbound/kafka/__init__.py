@@ -1,0 +1,1 @@
+"""Kafka outbound adapters: the outbox relay and topic administration."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy (Core, async) persistence: engines, the unit of work with outbox and inbox, repositories."""

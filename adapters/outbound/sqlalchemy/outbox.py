@@ -1,0 +1,85 @@
+"""The outbox and inbox tables every service has in its own database.
+
+outbox: events written in the same transaction as the change that caused them; the relay publishes them in
+`position` order and sets `sent_at` only after the broker acknowledged them.
+inbox: ids of the events a consumer has applied, written in the same transaction as their effect, so a
+redelivered event is recognized and skipped."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, MetaData, String, Table, Text, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.outbound.events.cloudevents import OutgoingMessage
+from adapters.outbound.sqlalchemy.types import UtcTimestamp
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    table = Table(
+        "outbox",
+        metadata,
+        Column("position", Integer().with_variant(BigInteger(), "postgresql"), primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("message_key", String(200), nullable=False),
+        Column("ce_type", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("created_at", UtcTimestamp, nullable=False),
+        Column("sent_at", UtcTimestamp, nullable=True),
+    )
+    # The relay's only query: unsent rows in order. A partial index keeps it small however long the table grows.
+    Index(
+        "ix_outbox_unsent",
+        table.c.position,
+        sqlite_where=table.c.sent_at.is_(None),
+        postgresql_where=table.c.sent_at.is_(None),
+    )
+    return table
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("message_id", String(64), primary_key=True),
+        Column("processed_at", UtcTimestamp, nullable=False),
+    )
+
+
+async def write_outbox(conn: AsyncConnection, table: Table, messages: list[OutgoingMessage], now: datetime) -> None:
+    if not messages:
+        return
+    await conn.execute(
+        insert(table),
+        [
+            {
+                "event_id": m.event_id,
+                "topic": m.topic,
+                "message_key": m.key,
+                "ce_type": m.ce_type,
+                "payload": m.payload,
+                "headers": json.dumps(m.headers),
+                "created_at": now,
+            }
+            for m in messages
+        ],
+    )
+
+
+async def record_in_inbox(conn: AsyncConnection, table: Table, message_id: str, now: datetime) -> bool:
+    """Insert the id unless present; True if this is its first delivery."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        stmt = pg_insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite_insert(table).on_conflict_do_nothing()
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise NotImplementedError(dialect)
+    result = await conn.execute(stmt.values(message_id=message_id, processed_at=now))
+    return result.rowcount == 1

@@ -1,0 +1,122 @@
+"""The unit of work on an async SQLAlchemy connection: one transaction; on commit the repositories write
+what changed, the events of every aggregate they saw go to the outbox, and only then does the transaction
+commit. Leaving the block without commit rolls everything back. Database faults surface as
+DependencyUnavailable, with the driver's text kept out of the message."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.outbound.events.cloudevents import EventEncoder
+from adapters.outbound.sqlalchemy.outbox import record_in_inbox, write_outbox
+from domain.shared.aggregate import Aggregate
+from domain.shared.clock import Clock
+from domain.shared.errors import DependencyUnavailable
+from domain.shared.events import DomainEvent
+
+log = logging.getLogger(__name__)
+
+
+class TrackingRepository(Protocol):
+    """A repository that writes its changes when the unit of work commits, and knows the aggregates it saw."""
+
+    async def flush(self) -> None: ...
+
+    def seen(self) -> list[Aggregate]: ...
+
+
+@dataclass(frozen=True)
+class Storage:
+    """What a service's units of work share: the engine, its outbox and inbox tables, its event encoder,
+    and a hook the relay uses to learn that new events were committed."""
+
+    engine: AsyncEngine
+    outbox: Table
+    inbox: Table
+    encoder: EventEncoder
+    clock: Clock
+    on_commit: Callable[[], None] = lambda: None
+
+
+class SqlInbox:
+    def __init__(self, conn: AsyncConnection, table: Table, clock: Clock) -> None:
+        self._conn, self._table, self._clock = conn, table, clock
+
+    async def first_delivery(self, message_id: str) -> bool:
+        return await record_in_inbox(self._conn, self._table, message_id, self._clock.now())
+
+
+class SqlAlchemyUnitOfWork:
+    """Base of each context's unit of work; subclasses build their repositories in `_open`."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._conn: AsyncConnection | None = None
+        self._repositories: list[TrackingRepository] = []
+        self._recorded: list[DomainEvent] = []
+
+    def _open(self, conn: AsyncConnection) -> list[TrackingRepository]:
+        raise NotImplementedError
+
+    @property
+    def connection(self) -> AsyncConnection:
+        assert self._conn is not None, "used outside its `async with` block"
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._conn = await self._storage.engine.connect()
+            await self._conn.begin()
+        except (OperationalError, PoolTimeout, DBAPIError, OSError) as exc:
+            await self._close()
+            raise _unavailable(exc) from None
+        self.inbox = SqlInbox(self._conn, self._storage.inbox, self._storage.clock)
+        self._repositories = self._open(self._conn)
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        await self._close()
+        if isinstance(exc, (OperationalError, PoolTimeout, DBAPIError)):
+            raise _unavailable(exc) from None
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                await conn.close()  # rolls back whatever was not committed
+            except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
+                log.warning("closing a database connection failed", exc_info=False)
+
+    def record(self, *events: DomainEvent) -> None:
+        self._recorded.extend(events)
+
+    async def commit(self) -> None:
+        conn = self.connection
+        events = list(self._recorded)
+        for repository in self._repositories:
+            await repository.flush()
+            for aggregate in repository.seen():
+                events.extend(aggregate.pending_events)
+        encoder = self._storage.encoder
+        await write_outbox(conn, self._storage.outbox, [encoder.encode(e) for e in events], self._storage.clock.now())
+        await conn.commit()
+        for repository in self._repositories:
+            for aggregate in repository.seen():
+                aggregate.take_events()
+        self._recorded.clear()
+        if events:
+            self._storage.on_commit()
+
+
+def _unavailable(exc: BaseException) -> DependencyUnavailable:
+    # The driver's message can hold SQL and paths: log its class only, never send it.
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return DependencyUnavailable("the service's database is unavailable; nothing was changed")

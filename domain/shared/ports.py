@@ -1,0 +1,30 @@
+"""Ports every context's unit of work offers, whatever it stores."""
+
+from __future__ import annotations
+
+from typing import Protocol, Self
+
+from domain.shared.events import DomainEvent
+
+
+class Inbox(Protocol):
+    async def first_delivery(self, message_id: str) -> bool:
+        """Record `message_id` as processed in the current transaction; False if it already was (a duplicate)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Rolls back unless committed; on commit, the events of every aggregate it saw go to
+    the outbox in the same transaction, so a committed change and its events are never separated."""
+
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    def record(self, *events: DomainEvent) -> None:
+        """Publish these events with this transaction (for events of no single loaded aggregate)."""
+        ...

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: install, check the contracts and the architecture, start the real
+# Kafka broker (if it is not running), run pytest, stop what it started. Extra arguments go to pytest.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+scripts/bootstrap.sh
+export PATH="$root/.venv/bin:$PATH"
+
+step() { printf '\n== %s\n' "$*" >&2; }
+step "contracts: buf lint, buf format, buf breaking against the published contract"
+buf lint
+buf format --diff --exit-code
+buf breaking --against proto/published.tar.gz
+step "generated stubs are up to date"
+python scripts/gen_protos.py --check
+step "ruff"
+ruff check .
+ruff format --check .
+step "architecture (import-linter)"
+lint-imports
+
+step "Kafka"
+started_kafka=0
+if ! scripts/kafka-local.sh status >/dev/null 2>&1; then
+  scripts/kafka-local.sh start
+  started_kafka=1
+fi
+cleanup() { if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || true; fi; }
+trap cleanup EXIT
+
+step "pytest"
+python -m pytest "$@"

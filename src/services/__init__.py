@@ -1,0 +1,1 @@
+"""Composition roots: one package per service, wiring only."""

@@ -1,0 +1,1 @@
+"""The customer service: `python -m services.customer [serve|relay]`."""

@@ -1,0 +1,1 @@
+"""What every composition root shares: settings from the environment and the process roles."""

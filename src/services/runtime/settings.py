@@ -1,0 +1,47 @@
+"""Settings every service reads from the environment, at call time (never at import)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    service: str
+    database_url: str
+    kafka_bootstrap_servers: str
+    grpc_host: str
+    grpc_port: int
+    log_level: str
+    # "inprocess": the relay runs inside the service and is woken by each commit; "off": run it alone
+    # with `python -m services.<name> relay`.
+    outbox_relay: str
+    create_topics: bool
+    topic_replication_factor: int
+    grace_seconds: float
+    drain_delay_seconds: float
+
+    @classmethod
+    def from_env(cls, service: str, default_port: int) -> CommonSettings:
+        prefix = service.upper()
+        var_dir = env("VAR_DIR", "var")
+        return cls(
+            service=service,
+            database_url=env(
+                f"{prefix}_DATABASE_URL", env("DATABASE_URL", f"sqlite+aiosqlite:///{var_dir}/{service}.db")
+            ),
+            kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            grpc_host=env("GRPC_HOST", "127.0.0.1"),
+            grpc_port=int(env(f"{prefix}_GRPC_PORT", env("GRPC_PORT", str(default_port)))),
+            log_level=env("LOG_LEVEL", "INFO"),
+            outbox_relay=env("OUTBOX_RELAY", "inprocess"),
+            create_topics=env("KAFKA_CREATE_TOPICS", "true") == "true",
+            topic_replication_factor=int(env("KAFKA_TOPIC_REPLICATION_FACTOR", "1")),
+            grace_seconds=float(env("SHUTDOWN_GRACE_SECONDS", "10")),
+            drain_delay_seconds=float(env("SHUTDOWN_DRAIN_DELAY_SECONDS", "0")),
+        )

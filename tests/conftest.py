@@ -1,0 +1,115 @@
+"""Fixtures shared by every suite: the real Kafka broker (one per test run, started if not running) and
+service processes started the way operators start them (`python -m services.<name>`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[str]:
+    """Bootstrap servers of the real broker. Reuses a running one; stops it at the end only if it started it."""
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    running = subprocess.run(["bash", str(KAFKA_SCRIPT), "status"], capture_output=True).returncode == 0
+    if not running:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)
+    from adapters.outbound.kafka.topics import ensure_topics
+
+    ensure_topics(bootstrap)
+    yield bootstrap
+    if not running:
+        subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], check=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_serving(address: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if process is not None and process.poll() is not None:
+                raise RuntimeError(f"service exited with {process.returncode}")
+            try:
+                if (
+                    stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status
+                    == health_pb2.HealthCheckResponse.SERVING
+                ):
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+    raise TimeoutError(f"{address} not SERVING after {timeout}s")
+
+
+@dataclass
+class ServiceProcess:
+    """A service started as operators start it. `address` is its gRPC address."""
+
+    name: str
+    address: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self, role: str = "serve", wait: bool = True) -> subprocess.Popen:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [sys.executable, "-m", f"services.{self.name}", role], env=self.env, stdout=log, stderr=log, cwd=ROOT
+        )
+        if role == "serve":
+            self.process = process
+            if wait:
+                wait_serving(self.address, process=process)
+        return process
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path, kafka: str) -> Iterator:
+    started: list[tuple[ServiceProcess, list[subprocess.Popen]]] = []
+
+    def make(name: str, **extra_env: str) -> ServiceProcess:
+        port = free_port()
+        env = {
+            **os.environ,
+            "VAR_DIR": str(tmp_path / "var"),
+            "KAFKA_BOOTSTRAP_SERVERS": kafka,
+            f"{name.upper()}_GRPC_PORT": str(port),
+            "SHUTDOWN_GRACE_SECONDS": "2",
+            **extra_env,
+        }
+        service = ServiceProcess(name, f"127.0.0.1:{port}", env, tmp_path / f"{name}.log")
+        started.append((service, []))
+        return service
+
+    yield make
+    for service, _ in started:
+        service.stop()
