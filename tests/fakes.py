@@ -84,3 +84,222 @@ class FakeCustomerUnitOfWork:
         self.store.outbox.extend(self._recorded)
         self.store.processed |= self.inbox.pending
         self.committed = True
+
+
+# -- member context ---------------------------------------------------------------------------------------
+
+from contextlib import asynccontextmanager  # noqa: E402
+from hashlib import sha256  # noqa: E402
+
+from domain.member.errors import InvalidToken  # noqa: E402
+from domain.member.model import BankingMember, CustomerStanding  # noqa: E402
+from domain.member.ports import AccessClaims, AccountsSnapshot, AccountsSnapshotState, IssuedAccessToken  # noqa: E402
+from domain.member.session import Session  # noqa: E402
+from domain.shared.errors import Overloaded  # noqa: E402
+
+
+class FakePasswordHasher:
+    """'Hashes' by tagging the password with a version; counts what the real pool would do."""
+
+    def __init__(self, version: str = "v2", capacity: int = 1_000_000) -> None:
+        self.version = version
+        self.capacity = capacity
+        self.admitted = 0
+        self.hashes = self.verifies = self.dummy_verifies = 0
+
+    @asynccontextmanager
+    async def admit(self):  # type: ignore[no-untyped-def]
+        if self.admitted >= self.capacity:
+            raise Overloaded("too many login attempts right now; try again in 1 seconds", 1)
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self.admitted -= 1
+
+    async def hash(self, password: str) -> str:
+        self.hashes += 1
+        return f"{self.version}${sha256(password.encode()).hexdigest()}"
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        self.verifies += 1
+        return password_hash.split("$", 1)[-1] == sha256(password.encode()).hexdigest()
+
+    async def verify_dummy(self, password: str) -> None:
+        self.dummy_verifies += 1
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return not password_hash.startswith(f"{self.version}$")
+
+
+class FakeTokenService:
+    """Access tokens are readable strings; verification checks what the real one checks that matters here."""
+
+    lifetime = 300
+
+    def __init__(self) -> None:
+        self.issued: dict[str, AccessClaims] = {}
+        self._counter = 0
+
+    def issue_access_token(self, member: BankingMember, session: Session, now: datetime) -> IssuedAccessToken:
+        self._counter += 1
+        token = f"at-{self._counter}"
+        self.issued[token] = AccessClaims(
+            member.customer_id, member.member_id, session.session_id, token, now, now + timedelta(seconds=self.lifetime)
+        )
+        return IssuedAccessToken(token, self.lifetime)
+
+    def verify_access_token(self, token: str, now: datetime) -> AccessClaims:
+        claims = self.issued.get(token)
+        if claims is None or now >= claims.expires_at:
+            raise InvalidToken()
+        return claims
+
+    def new_refresh_token(self) -> str:
+        self._counter += 1
+        return f"rt-{self._counter}"
+
+    def refresh_token_digest(self, token: str) -> str:
+        return sha256(token.encode()).hexdigest()
+
+
+class FakeThrottle:
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self.counts: dict[str, int] = {}
+
+    def check(self, key: str) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+        if self.counts[key] > self.limit:
+            raise Overloaded("too many attempts; try again in 1 seconds", 1)
+
+
+class FakeAccountsDirectory:
+    def __init__(self, snapshot: AccountsSnapshot | None = None) -> None:
+        self.result = snapshot or AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)
+        self.asked: list[str] = []
+
+    async def snapshot(self, customer_id: str) -> AccountsSnapshot:
+        self.asked.append(customer_id)
+        return self.result
+
+
+class FakeCommonPasswords:
+    def __init__(self, entries: set[str] | None = None) -> None:
+        self.entries = entries or {"password1234", "qwertyuiop123"}
+
+    def __contains__(self, candidate: str) -> bool:
+        return candidate.casefold() in self.entries
+
+
+class FakeMemberStore(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.members: dict[str, BankingMember] = {}
+        self.sessions: dict[str, Session] = {}
+        self.digests: dict[str, str] = {}  # every refresh digest ever issued -> session id
+        self.standings: dict[str, CustomerStanding] = {}
+
+
+class _FakeMembers:
+    def __init__(self, store: FakeMemberStore, seen: list) -> None:
+        self._store, self._seen = store, seen
+
+    def _track(self, member: BankingMember | None) -> BankingMember | None:
+        if member is None:
+            return None
+        for already in self._seen:
+            if getattr(already, "member_id", None) == member.member_id and isinstance(already, BankingMember):
+                return already
+        copy_ = copy.deepcopy(member)
+        self._seen.append(copy_)
+        return copy_
+
+    async def add(self, member: BankingMember) -> None:
+        self._seen.append(member)
+
+    async def get(self, member_id: str) -> BankingMember | None:
+        return self._track(self._store.members.get(member_id))
+
+    async def by_banking_id(self, banking_id: str) -> BankingMember | None:
+        return self._track(next((m for m in self._store.members.values() if m.banking_id == banking_id), None))
+
+    async def of_customer(self, customer_id: str) -> list[BankingMember]:
+        return [self._track(m) for m in self._store.members.values() if m.customer_id == customer_id]  # type: ignore[misc]
+
+
+class _FakeSessions:
+    def __init__(self, store: FakeMemberStore, seen: list) -> None:
+        self._store, self._seen = store, seen
+
+    def _track(self, session: Session | None) -> Session | None:
+        if session is None:
+            return None
+        for already in self._seen:
+            if isinstance(already, Session) and already.session_id == session.session_id:
+                return already
+        copy_ = copy.deepcopy(session)
+        self._seen.append(copy_)
+        return copy_
+
+    async def add(self, session: Session) -> None:
+        self._seen.append(session)
+
+    async def get(self, session_id: str) -> Session | None:
+        return self._track(self._store.sessions.get(session_id))
+
+    async def by_refresh_digest(self, digest: str) -> Session | None:
+        session_id = self._store.digests.get(digest)
+        return self._track(self._store.sessions.get(session_id)) if session_id else None
+
+    async def active_of_member(self, member_id: str) -> list[Session]:
+        return [
+            self._track(s) for s in self._store.sessions.values() if s.member_id == member_id and s.revoked_at is None
+        ]  # type: ignore[misc]
+
+
+class _FakeStandings:
+    def __init__(self, pending: dict[str, CustomerStanding], store: FakeMemberStore) -> None:
+        self._pending, self._store = pending, store
+
+    async def get(self, customer_id: str) -> CustomerStanding | None:
+        return self._pending.get(customer_id) or copy.deepcopy(self._store.standings.get(customer_id))
+
+    async def put(self, standing: CustomerStanding) -> None:
+        self._pending[standing.customer_id] = standing
+
+
+class FakeMemberUnitOfWork:
+    def __init__(self, store: FakeMemberStore) -> None:
+        self.store = store
+
+    async def __aenter__(self) -> Self:
+        self._seen: list = []
+        self._standings: dict[str, CustomerStanding] = {}
+        self.members = _FakeMembers(self.store, self._seen)
+        self.sessions = _FakeSessions(self.store, self._seen)
+        self.customers = _FakeStandings(self._standings, self.store)
+        self.inbox = FakeInbox(self.store.processed)
+        self._recorded: list[DomainEvent] = []
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        pass
+
+    def record(self, *events: DomainEvent) -> None:
+        self._recorded.extend(events)
+
+    async def commit(self) -> None:
+        for aggregate in self._seen:
+            self.store.outbox.extend(aggregate.take_events())
+            if isinstance(aggregate, BankingMember):
+                self.store.members[aggregate.member_id] = copy.deepcopy(aggregate)
+            else:
+                for digest in (*aggregate.spent_digests, aggregate.refresh_digest):
+                    self.store.digests[digest] = aggregate.session_id
+                aggregate.spent_digests = ()
+                self.store.sessions[aggregate.session_id] = copy.deepcopy(aggregate)
+        self.store.outbox.extend(self._recorded)
+        self._recorded = []
+        self.store.standings.update(copy.deepcopy(self._standings))
+        self.store.processed |= self.inbox.pending

@@ -41,6 +41,13 @@ class Unauthenticated(DomainError):
     """The caller could not be authenticated. One message for every cause."""
 
 
+class InvalidToken(Unauthenticated):
+    """An access or refresh token that is missing, malformed, expired, revoked or not meant for us."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or expired token")
+
+
 class PermissionDenied(DomainError):
     """The caller is known but may not do this."""
 

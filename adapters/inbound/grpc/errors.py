@@ -26,6 +26,7 @@ TABLE: dict[type[errors.DomainError], tuple[int, int]] = {
     errors.AlreadyExists: (code_pb2.ALREADY_EXISTS, errors_pb2.ERROR_REASON_ALREADY_EXISTS),
     errors.IdempotencyKeyReused: (code_pb2.FAILED_PRECONDITION, errors_pb2.ERROR_REASON_IDEMPOTENCY_KEY_REUSED),
     errors.FailedPrecondition: (code_pb2.FAILED_PRECONDITION, errors_pb2.ERROR_REASON_FAILED_PRECONDITION),
+    errors.InvalidToken: (code_pb2.UNAUTHENTICATED, errors_pb2.ERROR_REASON_INVALID_TOKEN),
     errors.Unauthenticated: (code_pb2.UNAUTHENTICATED, errors_pb2.ERROR_REASON_INVALID_CREDENTIALS),
     errors.PermissionDenied: (code_pb2.PERMISSION_DENIED, errors_pb2.ERROR_REASON_PERMISSION_DENIED),
     errors.Overloaded: (code_pb2.RESOURCE_EXHAUSTED, errors_pb2.ERROR_REASON_OVERLOADED),

@@ -1,0 +1,1 @@
+"""gRPC outbound adapters: clients of other services, each with a deadline and a circuit breaker."""

@@ -1,0 +1,74 @@
+"""The member service's one synchronous call: the accounts snapshot from my_accounts at login.
+
+Every call has a deadline. A purgatory circuit breaker counts failures (errors and deadlines); once it is
+open, no network call is made until its TTL has passed. Purgatory's half-open state admits every caller,
+so a cap beside it lets at most `half_open_limit` probes through at once. Whatever happens, login gets an
+answer quickly: UNAVAILABLE accounts, never an error. No retries: the deadline is short and the fallback
+is cheap, so a retry would only add load to a struggling service."""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from purgatory import AsyncCircuitBreakerFactory
+from purgatory.domain.model import OpenedState
+
+from adapters.common.protobuf import from_timestamp
+from bank.my_accounts.v1 import my_accounts_service_pb2 as pb
+from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
+from domain.member.ports import AccountsSnapshot, AccountsSnapshotState, AccountSummary
+
+log = logging.getLogger(__name__)
+CIRCUIT = "my_accounts"
+
+
+class GrpcAccountsDirectory:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        deadline_seconds: float = 0.5,
+        breaker_threshold: int = 5,
+        breaker_ttl_seconds: float = 10.0,
+        half_open_limit: int = 1,
+    ) -> None:
+        self._stub = my_accounts_service_pb2_grpc.AccountsSnapshotServiceStub(channel)
+        self._deadline = deadline_seconds
+        self._breakers = AsyncCircuitBreakerFactory(
+            default_threshold=breaker_threshold, default_ttl=breaker_ttl_seconds
+        )
+        self._half_open_limit = half_open_limit
+        self._probes = 0
+        self.calls = 0  # network calls made, for tests and metrics
+
+    async def state(self) -> str:
+        """The breaker's state: closed, opened or half-opened."""
+        return (await self._breakers.get_breaker(CIRCUIT)).context.state
+
+    async def snapshot(self, customer_id: str) -> AccountsSnapshot:
+        breaker = await self._breakers.get_breaker(CIRCUIT)
+        probing = breaker.context.state != "closed"
+        if probing and self._probes >= self._half_open_limit:
+            return AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)
+        self._probes += probing
+        try:
+            async with breaker:
+                self.calls += 1
+                response = await self._stub.GetAccountsSnapshot(
+                    pb.GetAccountsSnapshotRequest(customer_id=customer_id), timeout=self._deadline
+                )
+        except OpenedState as opened:
+            opened.with_traceback(None)  # purgatory re-raises one instance: keep its traceback from growing
+            return AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)
+        except grpc.aio.AioRpcError as error:
+            log.warning("accounts snapshot unavailable: %s", error.code().name)
+            return AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)
+        finally:
+            self._probes -= probing
+        return AccountsSnapshot(
+            AccountsSnapshotState.STALE if response.stale else AccountsSnapshotState.FRESH,
+            tuple(
+                AccountSummary(a.account_number, a.product_code, a.balance, a.sequence, from_timestamp(a.as_of))
+                for a in response.accounts
+            ),
+        )

@@ -1,0 +1,198 @@
+"""The member service's tables and repositories: banking members, sessions with their refresh token digests,
+and the replica of customer status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.outbound.sqlalchemy.outbox import inbox_table, outbox_table
+from adapters.outbound.sqlalchemy.repository import SqlRepository
+from adapters.outbound.sqlalchemy.types import UtcTimestamp
+from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository
+from domain.member.model import BankingMember, CustomerStanding, CustomerStatus, MemberStatus
+from domain.member.session import Session
+
+metadata = MetaData()
+members = Table(
+    "members",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("customer_id", String(36), nullable=False, index=True),
+    Column("banking_id", String(32), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failed_attempts", Integer, nullable=False),
+    Column("last_failure_at", UtcTimestamp, nullable=True),
+    Column("lock_count", Integer, nullable=False),
+    Column("locked_until", UtcTimestamp, nullable=True),
+    Column("enrolled_at", UtcTimestamp, nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("session_id", String(36), primary_key=True),
+    Column("member_id", String(36), ForeignKey("members.member_id"), nullable=False, index=True),
+    Column("customer_id", String(36), nullable=False),
+    Column("refresh_digest", String(64), nullable=False),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("expires_at", UtcTimestamp, nullable=False),
+    Column("revoked_at", UtcTimestamp, nullable=True),
+    Column("version", BigInteger, nullable=False),
+)
+# Every refresh token digest ever issued, current or spent, so that a spent one is recognized when replayed.
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("session_id", String(36), ForeignKey("sessions.session_id"), nullable=False),
+)
+customer_standings = Table(
+    "customer_standings",
+    metadata,
+    Column("customer_id", String(36), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("version", BigInteger, nullable=False),
+)
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)
+
+
+class SqlAlchemyMemberRepository(SqlRepository[BankingMember]):
+    table = members
+    key = "member_id"
+
+    async def get(self, member_id: str) -> BankingMember | None:
+        return await self._one(members.c.member_id == member_id)
+
+    async def by_banking_id(self, banking_id: str) -> BankingMember | None:
+        return await self._one(members.c.banking_id == banking_id)
+
+    async def of_customer(self, customer_id: str) -> list[BankingMember]:
+        return await self._many(members.c.customer_id == customer_id)
+
+    def to_row(self, m: BankingMember) -> dict[str, Any]:
+        return {
+            "member_id": m.member_id,
+            "customer_id": m.customer_id,
+            "banking_id": m.banking_id,
+            "password_hash": m.password_hash,
+            "status": m.status.value,
+            "failed_attempts": m.failed_attempts,
+            "last_failure_at": m.last_failure_at,
+            "lock_count": m.lock_count,
+            "locked_until": m.locked_until,
+            "enrolled_at": m.enrolled_at,
+            "version": m.version,
+        }
+
+    def from_row(self, row: Any) -> BankingMember:
+        return BankingMember(
+            member_id=row["member_id"],
+            customer_id=row["customer_id"],
+            banking_id=row["banking_id"],
+            password_hash=row["password_hash"],
+            status=MemberStatus(row["status"]),
+            failed_attempts=row["failed_attempts"],
+            last_failure_at=row["last_failure_at"],
+            lock_count=row["lock_count"],
+            locked_until=row["locked_until"],
+            enrolled_at=row["enrolled_at"],
+            version=row["version"],
+        )
+
+
+class SqlAlchemySessionRepository(SqlRepository[Session]):
+    table = sessions
+    key = "session_id"
+
+    async def get(self, session_id: str) -> Session | None:
+        return await self._one(sessions.c.session_id == session_id)
+
+    async def by_refresh_digest(self, digest: str) -> Session | None:
+        owner = select(refresh_tokens.c.session_id).where(refresh_tokens.c.digest == digest).scalar_subquery()
+        return await self._one(sessions.c.session_id == owner)
+
+    async def active_of_member(self, member_id: str) -> list[Session]:
+        return await self._many(sessions.c.member_id == member_id, sessions.c.revoked_at.is_(None))
+
+    async def flush(self) -> None:
+        await super().flush()
+        # The digest of each new current refresh token (new sessions and rotations); spent ones are already there.
+        fresh = [{"digest": s.refresh_digest, "session_id": s.session_id} for s in self._added]
+        fresh += [
+            {"digest": s.refresh_digest, "session_id": s.session_id}
+            for s, _ in self._loaded.values()
+            if s.spent_digests
+        ]
+        if fresh:
+            await self._conn.execute(insert(refresh_tokens), fresh)
+        for s in [*self._added, *(s for s, _ in self._loaded.values())]:
+            s.spent_digests = ()
+
+    def to_row(self, s: Session) -> dict[str, Any]:
+        return {
+            "session_id": s.session_id,
+            "member_id": s.member_id,
+            "customer_id": s.customer_id,
+            "refresh_digest": s.refresh_digest,
+            "created_at": s.created_at,
+            "expires_at": s.expires_at,
+            "revoked_at": s.revoked_at,
+            "version": s.version,
+        }
+
+    def from_row(self, row: Any) -> Session:
+        return Session(
+            session_id=row["session_id"],
+            member_id=row["member_id"],
+            customer_id=row["customer_id"],
+            refresh_digest=row["refresh_digest"],
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            revoked_at=row["revoked_at"],
+            version=row["version"],
+        )
+
+
+class SqlAlchemyCustomerStandings:
+    """The replica is written directly (no aggregate): the newest version wins, and only a newer one."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, customer_id: str) -> CustomerStanding | None:
+        row = (
+            await self._conn.execute(select(customer_standings).where(customer_standings.c.customer_id == customer_id))
+        ).first()
+        if row is None:
+            return None
+        return CustomerStanding(row.customer_id, CustomerStatus(row.status), row.version)
+
+    async def put(self, standing: CustomerStanding) -> None:
+        values = {"customer_id": standing.customer_id, "status": standing.status.value, "version": standing.version}
+        upsert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
+        stmt = upsert(customer_standings).values(values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[customer_standings.c.customer_id],
+            set_={"status": stmt.excluded.status, "version": stmt.excluded.version},
+            where=customer_standings.c.version < stmt.excluded.version,
+        )
+        await self._conn.execute(stmt)
+
+
+class SqlAlchemyMemberUnitOfWork(SqlAlchemyUnitOfWork):
+    members: SqlAlchemyMemberRepository
+    sessions: SqlAlchemySessionRepository
+    customers: SqlAlchemyCustomerStandings
+
+    def _open(self, conn: AsyncConnection) -> list[TrackingRepository]:
+        self.members = SqlAlchemyMemberRepository(conn)
+        self.sessions = SqlAlchemySessionRepository(conn)
+        self.customers = SqlAlchemyCustomerStandings(conn)
+        return [self.members, self.sessions]

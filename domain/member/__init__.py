@@ -1,0 +1,1 @@
+"""The member context (뱅킹회원), the core domain: banking ids, passwords, lockout, login and sessions."""

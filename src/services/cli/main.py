@@ -1,0 +1,298 @@
+"""`bank`: the operator CLI. `bank up` starts Kafka and every service, `bank status` shows what runs,
+`bank demo` walks through the public API, `bank down` stops it all."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Column, Table
+
+from services.cli import demo as demo_steps
+from services.cli import health, kafka, processes, registry
+from services.cli.console import CliError, err, handles_errors, out
+from services.cli.paths import Paths
+from services.cli.registry import SERVICES, ServiceSpec
+
+app = typer.Typer(
+    name="bank",
+    help=__doc__,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    root: Annotated[
+        Path | None,
+        typer.Option(envvar="BANK_ROOT", help="Repository root (default: found from the package or cwd)."),
+    ] = None,
+    var_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=["BANK_VAR_DIR", "VAR_DIR"],
+            help="Logs (log/), PID files (run/) and databases of the services. Default: <root>/var.",
+        ),
+    ] = None,
+) -> None:
+    # Resolved lazily by each command, so a missing root is reported as a clean error, not at parse time.
+    ctx.obj = (root, var_dir)
+
+
+def get_paths(ctx: typer.Context) -> Paths:
+    root, var_dir = ctx.obj
+    return Paths.resolve(root, var_dir)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+def service_address(paths: Paths, spec: ServiceSpec) -> str:
+    """A running service's address as recorded at start; otherwise where the environment says it would be."""
+    if processes.running_pid(paths, spec) is not None:
+        try:
+            recorded = paths.address(spec.name).read_text().strip()
+        except FileNotFoundError:
+            recorded = ""
+        if recorded:
+            return recorded
+    return spec.address()
+
+
+# ---------------------------------------------------------------------------------------------------- up
+
+
+@app.command()
+@handles_errors
+def up(
+    ctx: typer.Context,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each service to be SERVING.")] = 60.0,
+    no_kafka: Annotated[
+        bool, typer.Option("--no-kafka", help="Do not start the local broker (use KAFKA_BOOTSTRAP_SERVERS).")
+    ] = False,
+    json_out: JsonOption = False,
+) -> None:
+    """Start Kafka and every service (those already running are left alone), wait until all are SERVING."""
+    paths = get_paths(ctx)
+    if not no_kafka:
+        with err.status("Starting Kafka (scripts/kafka-local.sh start; the first run downloads it)…"):
+            kafka.start(paths)
+        err.print(f"[green]✓[/] Kafka running at {kafka.bootstrap_servers()}", highlight=False)
+
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    with processes.locked(paths):
+        for spec in SERVICES:
+            pid = processes.running_pid(paths, spec)
+            if pid is not None:
+                err.print(f"[green]✓[/] {spec.name} already running (pid {pid})", highlight=False)
+                continue
+            processes.forget(paths, spec)  # a stale PID file from a crash or a reboot
+            address = spec.address()
+            if processes.port_in_use(address):
+                raise CliError(
+                    f"{spec.name}: {address} is already in use by another process "
+                    f"(set {spec.port_env} to a free port, or stop that process)"
+                )
+            process = processes.spawn(
+                paths,
+                spec,
+                {
+                    # Absolute, so the service's database lands in this var directory whatever its cwd.
+                    "VAR_DIR": str(paths.var),
+                    spec.port_env: str(spec.port()),
+                    "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+                },
+            )
+            started[spec.name] = process
+            err.print(f"  started {spec.name} (pid {process.pid}, log {paths.log(spec.name)})", highlight=False)
+        wait_serving(paths, started, timeout)
+
+    rows = [status_row(paths, spec) for spec in SERVICES]
+    if json_out:
+        print_json({"var_dir": str(paths.var), "kafka": kafka.bootstrap_servers(), "services": rows})
+        return
+    # Paths fold instead of being cut with "…": the log path is what an operator copies.
+    table = Table("service", "gRPC address", "PID", "health", Column("log", overflow="fold"), title="bank is up")
+    for row in rows:
+        table.add_row(row["name"], row["address"], str(row["pid"]), row["health"], row["log"])
+    out.print(table)
+    out.print(f"Kafka: {kafka.bootstrap_servers()}    stop everything: bank down", highlight=False)
+
+
+def wait_serving(paths: Paths, started: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
+    """Poll every service's health until all answer SERVING. Fails at once if a process exits, or after
+    `timeout` seconds, showing the end of the service's log."""
+    pending = {spec.name: spec for spec in SERVICES}
+    channels = {name: health.channel(service_address(paths, spec)) for name, spec in pending.items()}
+    last = dict.fromkeys(pending, health.UNREACHABLE)
+    begin = time.monotonic()
+    try:
+        with err.status("") as line:
+            while pending:
+                elapsed = time.monotonic() - begin
+                for name, spec in list(pending.items()):
+                    process = started.get(name)
+                    exited = process.poll() if process is not None else None
+                    if exited is not None or processes.running_pid(paths, spec) is None:
+                        processes.forget(paths, spec)
+                        why = f"exited with code {exited}" if exited is not None else "is not running any more"
+                        raise CliError(
+                            f"{name} {why} before it was SERVING (log: {paths.log(name)})",
+                            detail=log_tail(paths, name),
+                        )
+                    last[name] = health.check_on(channels[name], timeout=1.0)
+                    if last[name] == health.SERVING:
+                        del pending[name]
+                        err.print(f"[green]✓[/] {name} SERVING after {elapsed:.1f} s", highlight=False)
+                if not pending:
+                    break
+                if elapsed > timeout:
+                    name = next(iter(pending))
+                    raise CliError(
+                        f"{name} not SERVING after {timeout:g} s (health: {last[name]}); it is still running: "
+                        f"see {paths.log(name)}, stop it with `bank down`",
+                        detail=log_tail(paths, name),
+                    )
+                waiting = ", ".join(f"{n}: {last[n]}" for n in pending)
+                line.update(f"Waiting for SERVING ({elapsed:.0f}/{timeout:.0f} s) - {waiting}")
+                time.sleep(0.2)
+    finally:
+        for chan in channels.values():
+            chan.close()
+
+
+def log_tail(paths: Paths, name: str) -> str:
+    return f"--- last 20 lines of {paths.log(name)} ---\n{processes.tail(paths.log(name), 20)}\n---"
+
+
+# -------------------------------------------------------------------------------------------------- down
+
+
+@app.command()
+@handles_errors
+def down(
+    ctx: typer.Context,
+    keep_kafka: Annotated[bool, typer.Option("--keep-kafka", help="Leave the Kafka broker running.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait after SIGTERM before SIGKILL.")] = 20.0,
+) -> None:
+    """Stop every service (SIGTERM, then SIGKILL after --timeout), then Kafka."""
+    paths = get_paths(ctx)
+    with processes.locked(paths):
+        signalled: dict[int, ServiceSpec] = {}
+        for spec in reversed(SERVICES):  # the reverse of the start order: dependents first
+            pid = processes.read_pid(paths.pid(spec.name))
+            if pid is None:
+                processes.forget(paths, spec)
+                err.print(f"  {spec.name}: not running", highlight=False)
+            elif not processes.alive(pid):
+                processes.forget(paths, spec)
+                err.print(f"  {spec.name}: not running (removed a stale PID file for pid {pid})", highlight=False)
+            elif not processes.signal_if_service(pid, spec, signal.SIGTERM):
+                # The PID was reused by another program (e.g. after a reboot): never signal it.
+                processes.forget(paths, spec)
+                err.print(
+                    f"[yellow]  {spec.name}: pid {pid} is not {spec.module} (PID reused?); not signalled, "
+                    "removed the stale PID file[/]",
+                    highlight=False,
+                )
+            else:
+                signalled[pid] = spec
+                err.print(f"  {spec.name}: SIGTERM sent to pid {pid}", highlight=False)
+
+        with err.status(f"Waiting for {len(signalled)} service(s) to stop (up to {timeout:.0f} s)…"):
+            left = processes.wait_gone(list(signalled), timeout)
+        for pid in left:
+            err.print(f"[yellow]  {signalled[pid].name}: still running after {timeout:.0f} s; SIGKILL[/]")
+            processes.signal_if_service(pid, signalled[pid], signal.SIGKILL)
+        left = processes.wait_gone(left, 5.0)
+        for pid, spec in signalled.items():
+            if pid not in left:
+                processes.forget(paths, spec)
+                err.print(f"[green]✓[/] {spec.name} stopped", highlight=False)
+        if left:
+            raise CliError(f"could not stop pid(s) {', '.join(map(str, left))}")
+
+    if keep_kafka:
+        err.print("  Kafka left running (--keep-kafka)")
+    else:
+        with err.status("Stopping Kafka…"):
+            kafka.stop(paths)
+        err.print("[green]✓[/] Kafka stopped")
+
+
+# ------------------------------------------------------------------------------------------------ status
+
+
+def status_row(paths: Paths, spec: ServiceSpec) -> dict[str, Any]:
+    pid = processes.running_pid(paths, spec)
+    recorded = processes.read_pid(paths.pid(spec.name))
+    address = service_address(paths, spec)
+    return {
+        "name": spec.name,
+        "state": "running" if pid is not None else "stopped",
+        "pid": pid,
+        "address": address,
+        # Probed even when stopped: something else answering on the port is worth knowing.
+        "health": health.check(address, timeout=1.0),
+        "log": str(paths.log(spec.name)),
+        "note": f"stale PID file (pid {recorded})" if pid is None and recorded is not None else "",
+    }
+
+
+@app.command()
+@handles_errors
+def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
+    """Each service (running or stopped, PID, gRPC health) and Kafka."""
+    paths = get_paths(ctx)
+    rows = [status_row(paths, spec) for spec in SERVICES]
+    broker = kafka.status(paths)
+    if json_out:
+        print_json({"var_dir": str(paths.var), "services": rows, "kafka": broker.as_dict()})
+        return
+    table = Table("service", "state", "PID", "gRPC address", "health", "note", title=f"bank ({paths.var})")
+    for row in rows:
+        state = "[green]running[/]" if row["state"] == "running" else "[red]stopped[/]"
+        table.add_row(row["name"], state, str(row["pid"] or "-"), row["address"], row["health"], row["note"])
+    out.print(table)
+    out.print(f"Kafka: {broker.state} ({broker.detail})", highlight=False)
+
+
+# -------------------------------------------------------------------------------------------------- demo
+
+
+@app.command()
+@handles_errors
+def demo(
+    ctx: typer.Context,
+    rpc_timeout: Annotated[float, typer.Option(help="Deadline of each gRPC call, in seconds.")] = 5.0,
+    event_timeout: Annotated[float, typer.Option(help="Seconds to wait for the events on Kafka.")] = 30.0,
+    json_out: JsonOption = False,
+) -> None:
+    """Walk a customer through its lifecycle over gRPC and read its events back from Kafka; non-zero exit if
+    any answer is not the expected one."""
+    paths = get_paths(ctx)
+    spec = registry.get("customer")
+    address = service_address(paths, spec)
+    state = health.check(address, timeout=1.0)
+    if state != health.SERVING:
+        raise CliError(f"the customer service at {address} is not SERVING ({state}); start it with `bank up`")
+    # With --json the steps still show, on stderr.
+    console = err if json_out else out
+    report, failure = demo_steps.run(address, kafka.bootstrap_servers(), console, rpc_timeout, event_timeout)
+    if json_out:
+        print_json(report.as_dict(ok=failure is None, error=str(failure) if failure else None))
+    if failure is not None:
+        raise failure
+    console.print("\n[bold green]Demo passed:[/] every answer and event was the expected one.")

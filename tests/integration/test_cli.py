@@ -1,0 +1,98 @@
+"""The operator CLI as operators run it (`bank up`, `status`, `demo`, `down`) against the real broker, in a
+temporary var directory on a free port; and `bank down` never signalling a PID that is not a service."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from services.cli.main import app
+from services.cli.processes import alive
+from tests.conftest import ROOT, free_port
+
+BANK = Path(sys.executable).with_name("bank")
+
+
+def bank(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    # The installed console script, as the README runs it; `python -m services.cli` if not installed.
+    command = [str(BANK)] if BANK.exists() else [sys.executable, "-m", "services.cli"]
+    return subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def status(env: dict[str, str]) -> dict:
+    result = bank("status", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.kafka
+def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
+    var = tmp_path / "var"
+    env = {
+        **os.environ,
+        "BANK_VAR_DIR": str(var),
+        "CUSTOMER_GRPC_PORT": str(free_port()),
+        "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "SHUTDOWN_GRACE_SECONDS": "2",
+    }
+    pid = None
+    try:
+        up = bank("up", env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        [customer] = status(env)["services"]
+        assert (customer["state"], customer["health"]) == ("running", "SERVING")
+        pid = customer["pid"]
+        assert alive(pid)
+        assert (var / "run" / "customer.pid").read_text().strip() == str(pid)
+        assert (var / "customer.db").exists()  # the service's database is in the var directory too
+
+        again = bank("up", "--json", env=env)  # idempotent: the running service is left alone
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["services"][0]["pid"] == pid
+
+        demo = bank("demo", env=env)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert "CustomerTerminated" in demo.stdout and "FAILED_PRECONDITION" in demo.stdout
+
+        down = bank("down", "--keep-kafka", env=env)
+        assert down.returncode == 0, down.stderr
+        assert not alive(pid)
+        assert not (var / "run" / "customer.pid").exists()
+        [customer] = status(env)["services"]
+        assert (customer["state"], customer["pid"], customer["health"]) == ("stopped", None, "UNREACHABLE")
+    finally:
+        if pid is not None and alive(pid):
+            bank("down", "--keep-kafka", env=env)
+
+
+def test_down_never_signals_a_pid_that_is_not_a_service(tmp_path: Path) -> None:
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        run = tmp_path / "var" / "run"
+        run.mkdir(parents=True)
+        (run / "customer.pid").write_text(f"{sleeper.pid}\n")  # as if the PID had been reused by `sleep`
+        result = CliRunner().invoke(app, ["--var-dir", str(tmp_path / "var"), "down", "--keep-kafka"])
+        assert result.exit_code == 0, result.output
+        assert sleeper.poll() is None, "bank down signalled a process that is not a service"
+        assert not (run / "customer.pid").exists()  # the stale PID file is gone
+        assert "not signalled" in result.output
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_down_removes_the_pid_file_of_a_dead_process(tmp_path: Path) -> None:
+    run = tmp_path / "var" / "run"
+    run.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    (run / "customer.pid").write_text(f"{dead.pid}\n")
+    result = CliRunner().invoke(app, ["--var-dir", str(tmp_path / "var"), "down", "--keep-kafka"])
+    assert result.exit_code == 0, result.output
+    assert not (run / "customer.pid").exists()
