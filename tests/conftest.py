@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,6 +105,7 @@ def service_factory(tmp_path: Path, kafka: str) -> Iterator:
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             "SHUTDOWN_GRACE_SECONDS": "2",
+            "KAFKA_GROUP_ID": f"{name}-{uuid.uuid4().hex[:8]}",  # a fresh group: history from other tests stays out
             **extra_env,
         }
         service = ServiceProcess(name, f"127.0.0.1:{port}", env, tmp_path / f"{name}.log")

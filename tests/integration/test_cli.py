@@ -31,6 +31,10 @@ def status(env: dict[str, str]) -> dict:
     return json.loads(result.stdout)
 
 
+def by_name(report: dict) -> dict[str, dict]:
+    return {s["name"]: s for s in report["services"]}
+
+
 @pytest.mark.kafka
 def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
     var = tmp_path / "var"
@@ -38,23 +42,29 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         **os.environ,
         "BANK_VAR_DIR": str(var),
         "CUSTOMER_GRPC_PORT": str(free_port()),
+        "MEMBER_GRPC_PORT": str(free_port()),
+        "MEMBER_REST_PORT": str(free_port()),
+        "HASH_PROFILE": "cheap",
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "KAFKA_GROUP_ID": f"cli-test-{tmp_path.name}",
         "SHUTDOWN_GRACE_SECONDS": "2",
     }
-    pid = None
     try:
         up = bank("up", env=env)
         assert up.returncode == 0, up.stdout + up.stderr
-        [customer] = status(env)["services"]
-        assert (customer["state"], customer["health"]) == ("running", "SERVING")
-        pid = customer["pid"]
-        assert alive(pid)
-        assert (var / "run" / "customer.pid").read_text().strip() == str(pid)
-        assert (var / "customer.db").exists()  # the service's database is in the var directory too
+        services = by_name(status(env))
+        assert set(services) == {"customer", "member"}
+        for name, service in services.items():
+            assert (service["state"], service["health"]) == ("running", "SERVING"), name
+            assert alive(service["pid"])
+            assert (var / "run" / f"{name}.pid").read_text().strip() == str(service["pid"])
+            assert (var / f"{name}.db").exists()  # each service's database is in the var directory too
 
-        again = bank("up", "--json", env=env)  # idempotent: the running service is left alone
+        again = bank("up", "--json", env=env)  # idempotent: running services are left alone
         assert again.returncode == 0, again.stderr
-        assert json.loads(again.stdout)["services"][0]["pid"] == pid
+        assert {n: s["pid"] for n, s in by_name(json.loads(again.stdout)).items()} == {
+            n: s["pid"] for n, s in services.items()
+        }
 
         demo = bank("demo", env=env)
         assert demo.returncode == 0, demo.stdout + demo.stderr
@@ -62,13 +72,13 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
 
         down = bank("down", "--keep-kafka", env=env)
         assert down.returncode == 0, down.stderr
-        assert not alive(pid)
-        assert not (var / "run" / "customer.pid").exists()
-        [customer] = status(env)["services"]
-        assert (customer["state"], customer["pid"], customer["health"]) == ("stopped", None, "UNREACHABLE")
+        for name, service in services.items():
+            assert not alive(service["pid"])
+            assert not (var / "run" / f"{name}.pid").exists()
+        for service in by_name(status(env)).values():
+            assert (service["state"], service["pid"], service["health"]) == ("stopped", None, "UNREACHABLE")
     finally:
-        if pid is not None and alive(pid):
-            bank("down", "--keep-kafka", env=env)
+        bank("down", "--keep-kafka", env=env)  # whatever happened above, leave nothing running
 
 
 def test_down_never_signals_a_pid_that_is_not_a_service(tmp_path: Path) -> None:

@@ -100,11 +100,12 @@ class SqlAlchemyUnitOfWork:
 
     async def commit(self) -> None:
         conn = self.connection
-        events = list(self._recorded)
+        events: list[DomainEvent] = []
         for repository in self._repositories:
             await repository.flush()
             for aggregate in repository.seen():
                 events.extend(aggregate.pending_events)
+        events.extend(self._recorded)  # consequences recorded by the handler come after the changes themselves
         encoder = self._storage.encoder
         await write_outbox(conn, self._storage.outbox, [encoder.encode(e) for e in events], self._storage.clock.now())
         await conn.commit()

@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
+from confluent_kafka import Consumer, Producer
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.outbound.kafka.relay import KafkaOutboxRelay
+from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
+from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
+from domain.shared.ports import UnitOfWork
 from services.runtime.settings import CommonSettings
 
 log = logging.getLogger(__name__)
@@ -57,5 +60,48 @@ def relay_loop(settings: CommonSettings, relay: KafkaOutboxRelay) -> Callable[[a
                 stop,
             )
         await relay.run(stop)
+
+    return run
+
+
+def consumer_loop(
+    settings: CommonSettings,
+    group_id: str,
+    topics: list[str],
+    routes: Mapping[str, Route],
+    uow: Callable[[], UnitOfWork],
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """A consumer runner for this service's group, with its DLQ topics made sure of first."""
+
+    async def run(stop: asyncio.Event) -> None:
+        if settings.create_topics:
+            dlqs = [dlq_topic(t, group_id) for t in topics]
+            await retry_until_done(
+                "creating topics",
+                lambda: asyncio.to_thread(
+                    ensure_topics,
+                    settings.kafka_bootstrap_servers,
+                    [*topics, *dlqs],
+                    replication_factor=settings.topic_replication_factor,
+                    timeout=10,
+                ),
+                stop,
+            )
+        overrides: dict[str, object] = {
+            # A crashed member's partitions move on after this, not after librdkafka's 45 s default.
+            "session.timeout.ms": settings.consumer_session_timeout_ms,
+            "heartbeat.interval.ms": max(500, settings.consumer_session_timeout_ms // 3),
+        }
+        if settings.consumer_instance_id:  # static membership: a restart takes its partitions back at once
+            overrides["group.instance.id"] = settings.consumer_instance_id
+        runner = KafkaConsumerRunner(
+            Consumer(consumer_config(settings.kafka_bootstrap_servers, group_id, **overrides)),
+            Producer(producer_config(settings.kafka_bootstrap_servers)),
+            group_id,
+            topics,
+            routes,
+            uow,
+        )
+        await runner.run(stop)
 
     return run

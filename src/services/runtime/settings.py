@@ -25,6 +25,9 @@ class CommonSettings:
     topic_replication_factor: int
     grace_seconds: float
     drain_delay_seconds: float
+    consumer_session_timeout_ms: int
+    consumer_instance_id: str
+    consumer_group_id: str
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> CommonSettings:
@@ -44,4 +47,8 @@ class CommonSettings:
             topic_replication_factor=int(env("KAFKA_TOPIC_REPLICATION_FACTOR", "1")),
             grace_seconds=float(env("SHUTDOWN_GRACE_SECONDS", "10")),
             drain_delay_seconds=float(env("SHUTDOWN_DRAIN_DELAY_SECONDS", "0")),
+            consumer_session_timeout_ms=int(env("KAFKA_SESSION_TIMEOUT_MS", "6000")),
+            consumer_instance_id=env("KAFKA_GROUP_INSTANCE_ID", ""),
+            # One group per service: its replicas share the partitions. Tests give each run its own group.
+            consumer_group_id=env("KAFKA_GROUP_ID", service),
         )

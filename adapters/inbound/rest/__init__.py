@@ -1,0 +1,1 @@
+"""REST inbound adapters (Starlette on uvicorn): the same handlers as the gRPC servicers, another protocol."""

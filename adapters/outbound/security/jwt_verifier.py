@@ -1,0 +1,165 @@
+"""Verification of ES256 access tokens (RFC 9068) against a JWKS of public keys, following RFC 8725.
+
+The one verifier of the system: the member service uses it (through JwtTokenService) with its own JWKS, the
+my_accounts service with the JWKS fetched from the member service. Every refusal is the one InvalidToken;
+PyJWT's messages (which may quote the token) are never passed on.
+
+Checks: at most 3 segments and 4 KiB; header has only alg/typ/kid (so no jku/jwk/x5u/crit), alg is ES256
+(pinned, never taken from the token), typ is exactly "at+jwt", kid names a key of the JWKS; signature;
+iss and aud (a single string) equal the configured ones; sub, member_id, sid, jti are non-empty strings;
+iat, nbf, exp are integers; exp - iat is positive and at most the configured maximum lifetime; and against
+the caller's `now`, with a leeway of at most 5 s: not expired, not before nbf, not issued in the future."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from domain.member.errors import InvalidToken
+from domain.member.ports import AccessClaims
+
+ALGORITHM = "ES256"
+ACCESS_JWT_TYP = "at+jwt"  # RFC 9068 §2.1: the header typ of a JWT access token
+MAX_TOKEN_CHARS = 4096
+MAX_LEEWAY_SECONDS = 5
+_HEADER_NAMES = frozenset({"alg", "typ", "kid"})
+_REQUIRED_CLAIMS = ["iss", "aud", "sub", "member_id", "sid", "jti", "iat", "nbf", "exp"]
+
+
+class JwksTokenVerifier:
+    def __init__(
+        self,
+        jwks: Mapping[str, Any],
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = MAX_LEEWAY_SECONDS,
+        max_lifetime_seconds: int = 900,
+    ) -> None:
+        if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
+            raise ValueError(f"leeway must be 0 to {MAX_LEEWAY_SECONDS} seconds")
+        if max_lifetime_seconds <= 0:
+            raise ValueError("max_lifetime_seconds must be positive")
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_seconds = leeway_seconds
+        self.max_lifetime_seconds = max_lifetime_seconds
+        self._keys = public_keys_from_jwks(jwks)
+
+    @property
+    def kids(self) -> frozenset[str]:
+        return frozenset(self._keys)
+
+    def with_jwks(self, jwks: Mapping[str, Any]) -> JwksTokenVerifier:
+        """The same policy with a fresh key set (after a JWKS refresh, for key rotation)."""
+        return JwksTokenVerifier(
+            jwks,
+            issuer=self.issuer,
+            audience=self.audience,
+            leeway_seconds=self.leeway_seconds,
+            max_lifetime_seconds=self.max_lifetime_seconds,
+        )
+
+    def verify(self, token: str, now: datetime) -> AccessClaims:
+        """The claims of a valid access token at `now`; InvalidToken for anything else."""
+        if now.tzinfo is None:
+            # A programming error, not a bad token: a naive time would be read as local time.
+            raise ValueError("now must be timezone-aware")
+        try:
+            return self._verify(token, now.timestamp())
+        except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
+            raise InvalidToken() from None
+
+    def _verify(self, token: str, now: float) -> AccessClaims:
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+            raise InvalidToken()
+        header = jwt.get_unverified_header(token)
+        kid = header.get("kid")
+        if (
+            not header.keys() <= _HEADER_NAMES
+            or header.get("alg") != ALGORITHM
+            or header.get("typ") != ACCESS_JWT_TYP
+            or not isinstance(kid, str)
+            or kid not in self._keys
+        ):
+            raise InvalidToken()
+        claims = jwt.decode(
+            token,
+            key=self._keys[kid],
+            algorithms=[ALGORITHM],
+            issuer=self.issuer,
+            audience=self.audience,
+            # Time claims are checked below against the caller's `now` (PyJWT only knows the wall clock).
+            options={
+                "require": _REQUIRED_CLAIMS,
+                "strict_aud": True,
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            },
+        )
+        self._check_claims(claims, now)
+        return AccessClaims(
+            customer_id=claims["sub"],
+            member_id=claims["member_id"],
+            session_id=claims["sid"],
+            token_id=claims["jti"],
+            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        )
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
+        if not all(isinstance(claims[name], str) and claims[name] for name in ("sub", "member_id", "sid", "jti")):
+            raise InvalidToken()
+        # bool is an int in Python; `true` is not a time.
+        iat, nbf, exp = (claims[name] for name in ("iat", "nbf", "exp"))
+        if not all(isinstance(value, int) and not isinstance(value, bool) for value in (iat, nbf, exp)):
+            raise InvalidToken()
+        leeway = self.leeway_seconds
+        if not 0 < exp - iat <= self.max_lifetime_seconds:
+            raise InvalidToken()
+        if now >= exp + leeway or nbf > now + leeway or iat > now + leeway:
+            raise InvalidToken()
+
+
+def public_keys_from_jwks(jwks: Mapping[str, Any]) -> dict[str, ec.EllipticCurvePublicKey]:
+    """kid -> EC P-256 public key. A JWKS with anything else (another curve, a private member, a duplicate
+    kid) is a configuration error: ValueError, at startup or refresh, never at a request."""
+    keys: dict[str, ec.EllipticCurvePublicKey] = {}
+    for jwk in jwks.get("keys", []):
+        kid = jwk.get("kid")
+        if "d" in jwk:
+            raise ValueError(f"JWKS key {kid!r} holds private key material")
+        if (
+            jwk.get("kty") != "EC"
+            or jwk.get("crv") != "P-256"
+            or jwk.get("alg", ALGORITHM) != ALGORITHM
+            or jwk.get("use", "sig") != "sig"
+        ):
+            raise ValueError(f"JWKS key {kid!r} is not an EC P-256 ES256 signing key")
+        if not isinstance(kid, str) or not kid or kid in keys:
+            raise ValueError(f"JWKS key id {kid!r} is missing or repeated")
+        x, y = (int.from_bytes(_b64url_32(jwk.get(name)), "big") for name in ("x", "y"))
+        # Checks that the point is on the curve (invalid-curve attacks).
+        keys[kid] = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+    if not keys:
+        raise ValueError("the JWKS has no keys")
+    return keys
+
+
+def _b64url_32(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise ValueError("JWKS coordinate is not a string")
+    try:
+        data = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except binascii.Error as error:
+        raise ValueError("JWKS coordinate is not base64url") from error
+    if len(data) != 32:
+        raise ValueError("JWKS coordinate is not 32 bytes")
+    return data

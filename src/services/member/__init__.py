@@ -1,0 +1,1 @@
+"""The member service: `python -m services.member [serve|relay]`."""

@@ -1,0 +1,127 @@
+"""Wiring of the member service: gRPC (MemberService), REST (JWKS and discovery), the consumer of customer
+events (the customer-status replica), and the outbox relay."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from confluent_kafka import Producer
+from starlette.applications import Starlette
+
+from adapters.common.logging import configure_logging
+from adapters.inbound.grpc.member import member_servicer
+from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
+from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
+from adapters.inbound.kafka.customer_events import customer_status_routes
+from adapters.inbound.rest.keys import JWKS_PATH, key_routes
+from adapters.inbound.rest.server import RestServer
+from adapters.outbound.events.member import member_events
+from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory
+from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
+from adapters.outbound.security.argon2_hasher import CHEAP, OWASP, Argon2PasswordHasher
+from adapters.outbound.security.common_passwords import CommonPasswordList
+from adapters.outbound.security.jwt_tokens import JwtTokenService
+from adapters.outbound.security.signing_keys import SigningKeys, load_or_create_signing_keys, openid_configuration
+from adapters.outbound.security.throttle import TokenBucketThrottle
+from adapters.outbound.sqlalchemy import member as tables
+from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
+from adapters.outbound.sqlalchemy.uow import Storage
+from domain.member.commands import RecordCustomerStatus
+from domain.member.handlers import MemberApplication, Throttles
+from domain.shared.clock import Clock, SystemClock
+from services.member.settings import MemberSettings
+from services.runtime.roles import consumer_loop, open_database, relay_loop
+
+
+@dataclass
+class MemberService:
+    settings: MemberSettings
+    storage: Storage
+    app: MemberApplication
+    relay: KafkaOutboxRelay
+    keys: SigningKeys
+    hasher: Argon2PasswordHasher
+    accounts: GrpcAccountsDirectory
+
+
+def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberService:
+    clock = clock or SystemClock()
+    common = config.common
+    engine = create_engine(common.database_url)
+    relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
+    wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
+    storage = Storage(engine, tables.outbox, tables.inbox, member_events, clock, on_commit=wake)
+    keys = load_or_create_signing_keys(Path(config.jwt_keys_dir))
+    hasher = Argon2PasswordHasher(
+        CHEAP if config.hash_profile == "cheap" else OWASP, workers=config.hash_workers, queue_size=config.hash_queue
+    )
+    accounts = GrpcAccountsDirectory(
+        grpc.aio.insecure_channel(config.my_accounts_addr, options=[("grpc.lb_policy_name", "round_robin")]),
+        deadline_seconds=config.snapshot_deadline_seconds,
+        breaker_threshold=config.breaker_threshold,
+        breaker_ttl_seconds=config.breaker_ttl_seconds,
+    )
+    app = MemberApplication(
+        lambda: SqlAlchemyMemberUnitOfWork(storage),
+        hasher,
+        JwtTokenService(
+            keys, issuer=config.jwt_issuer, audience=config.jwt_audience, lifetime_seconds=config.access_token_seconds
+        ),
+        Throttles(
+            per_source=TokenBucketThrottle(config.throttle_source_capacity, config.throttle_source_per_second),
+            per_banking_id=TokenBucketThrottle(config.throttle_id_capacity, config.throttle_id_per_second),
+        ),
+        accounts,
+        CommonPasswordList(),
+        clock,
+        config.lockout,
+    )
+    return MemberService(config, storage, app, relay, keys, hasher, accounts)
+
+
+async def serve(config: MemberSettings) -> None:
+    common = config.common
+    configure_logging(common.service, common.log_level)
+    service = bootstrap(config)
+    grpc_server = GrpcServer(
+        [member_servicer(service.app)],
+        ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
+    )
+    jwks_uri = f"http://{common.grpc_host}:{config.rest_port}{JWKS_PATH}"
+    rest = RestServer(
+        Starlette(routes=key_routes(service.keys.jwks, openid_configuration(config.jwt_issuer, jwks_uri))),
+        common.grpc_host,
+        config.rest_port,
+    )
+
+    async def apply_status(customer_id: str, status: str, version: int, tx: SqlAlchemyMemberUnitOfWork) -> None:
+        await service.app.record_customer_status(RecordCustomerStatus(customer_id, status, version), tx)
+
+    background = [
+        rest.run,
+        consumer_loop(
+            common,
+            common.consumer_group_id,
+            [CUSTOMER_TOPIC],
+            customer_status_routes(apply_status),
+            lambda: SqlAlchemyMemberUnitOfWork(service.storage),
+        ),
+    ]
+    if common.outbox_relay == "inprocess":
+        background.append(relay_loop(common, service.relay))
+    await run_until_stopped(
+        grpc_server, lambda: open_database(service.storage.engine, tables.metadata), background, stop_signal()
+    )
+    service.hasher.close()
+    await service.storage.engine.dispose()
+
+
+async def relay(config: MemberSettings) -> None:
+    configure_logging(f"{config.common.service}-relay", config.common.log_level)
+    service = bootstrap(config)
+    await open_database(service.storage.engine, tables.metadata)
+    await relay_loop(config.common, service.relay)(stop_signal())
+    await service.storage.engine.dispose()

@@ -1,0 +1,67 @@
+"""The member service's own settings, beside the common ones. Defaults are the production ones (OWASP
+argon2id, 5-minute access tokens); tests and benchmarks override them through the environment."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.member.lockout import LockoutPolicy
+from services.runtime.settings import CommonSettings, env
+
+DEFAULT_PORT = 50052
+
+
+@dataclass(frozen=True)
+class MemberSettings:
+    common: CommonSettings
+    rest_port: int
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_keys_dir: str
+    access_token_seconds: int
+    hash_profile: str  # "owasp" (m=19 MiB, t=2, p=1) or "cheap" (tests only)
+    hash_workers: int
+    hash_queue: int
+    my_accounts_addr: str
+    snapshot_deadline_seconds: float
+    breaker_threshold: int
+    breaker_ttl_seconds: float
+    throttle_source_capacity: int
+    throttle_source_per_second: float
+    throttle_id_capacity: int
+    throttle_id_per_second: float
+    lockout: LockoutPolicy
+
+    @classmethod
+    def from_env(cls) -> MemberSettings:
+        common = CommonSettings.from_env("member", DEFAULT_PORT)
+        var_dir = env("VAR_DIR", "var")
+        workers = int(env("HASH_WORKERS", str(os.cpu_count() or 1)))
+        return cls(
+            common=common,
+            rest_port=int(env("MEMBER_REST_PORT", "8052")),
+            jwt_issuer=env("JWT_ISSUER", "bank-member"),
+            jwt_audience=env("JWT_AUDIENCE", "bank-api"),
+            jwt_keys_dir=env("JWT_KEYS_DIR", f"{var_dir}/keys/member"),
+            access_token_seconds=int(env("ACCESS_TOKEN_SECONDS", "300")),
+            hash_profile=env("HASH_PROFILE", "owasp"),
+            hash_workers=workers,
+            hash_queue=int(env("HASH_QUEUE", str(4 * workers))),
+            my_accounts_addr=env("MY_ACCOUNTS_ADDR", "127.0.0.1:50054"),
+            snapshot_deadline_seconds=float(env("SNAPSHOT_DEADLINE_MS", "500")) / 1000,
+            breaker_threshold=int(env("BREAKER_THRESHOLD", "5")),
+            breaker_ttl_seconds=float(env("BREAKER_TTL_SECONDS", "10")),
+            throttle_source_capacity=int(env("THROTTLE_SOURCE_CAPACITY", "200")),
+            throttle_source_per_second=float(env("THROTTLE_SOURCE_PER_SECOND", "100")),
+            throttle_id_capacity=int(env("THROTTLE_ID_CAPACITY", "10")),
+            throttle_id_per_second=float(env("THROTTLE_ID_PER_SECOND", "0.2")),
+            lockout=LockoutPolicy(
+                max_failures=int(env("LOCKOUT_MAX_FAILURES", "5")),
+                first_lock=timedelta(seconds=float(env("LOCKOUT_FIRST_LOCK_SECONDS", "300"))),
+                max_lock=timedelta(seconds=float(env("LOCKOUT_MAX_LOCK_SECONDS", "3600"))),
+                reset_window=timedelta(seconds=float(env("LOCKOUT_RESET_WINDOW_SECONDS", "900"))),
+                permanent_after_locks=int(env("LOCKOUT_PERMANENT_AFTER_LOCKS", "5")),
+            ),
+        )
