@@ -93,9 +93,10 @@ from hashlib import sha256  # noqa: E402
 
 from domain.member.errors import InvalidToken  # noqa: E402
 from domain.member.model import BankingMember, CustomerStanding  # noqa: E402
-from domain.member.ports import AccessClaims, AccountsSnapshot, AccountsSnapshotState, IssuedAccessToken  # noqa: E402
+from domain.member.ports import AccountsSnapshot, AccountsSnapshotState, IssuedAccessToken  # noqa: E402
 from domain.member.session import Session  # noqa: E402
-from domain.shared.errors import Overloaded  # noqa: E402
+from domain.shared.errors import AlreadyExists, Overloaded  # noqa: E402
+from domain.shared.tokens import AccessClaims  # noqa: E402
 
 
 class FakePasswordHasher:
@@ -266,7 +267,9 @@ class _FakeStandings:
         return self._pending.get(customer_id) or copy.deepcopy(self._store.standings.get(customer_id))
 
     async def put(self, standing: CustomerStanding) -> None:
-        self._pending[standing.customer_id] = standing
+        held = await self.get(standing.customer_id)
+        if held is None or held.version < standing.version:  # as the SQL upsert: only a newer version wins
+            self._pending[standing.customer_id] = standing
 
 
 class FakeMemberUnitOfWork:
@@ -290,6 +293,10 @@ class FakeMemberUnitOfWork:
         self._recorded.extend(events)
 
     async def commit(self) -> None:
+        owners = {m.banking_id: m.member_id for m in self.store.members.values()}
+        for member in (a for a in self._seen if isinstance(a, BankingMember)):
+            if owners.setdefault(member.banking_id, member.member_id) != member.member_id:
+                raise AlreadyExists("already exists")  # as the unique index: nothing is committed
         for aggregate in self._seen:
             self.store.outbox.extend(aggregate.take_events())
             if isinstance(aggregate, BankingMember):

@@ -293,10 +293,10 @@ class MemberApplication:
         termination terminates the customer's banking members and revokes all their sessions."""
         customer_id = parse_id(cmd.customer_id, "customer_id")
         status = CustomerStatus(cmd.status)
-        standing = await tx.customers.get(customer_id)
-        if standing is not None and standing.version >= cmd.version:
+        standing = CustomerStanding(customer_id, status, cmd.version)
+        if not standing.is_newer_than(await tx.customers.get(customer_id)):
             return  # stale or repeated
-        await tx.customers.put(CustomerStanding(customer_id, status, cmd.version))
+        await tx.customers.put(standing)
         if status is not CustomerStatus.TERMINATED:
             return
         for member in await tx.members.of_customer(customer_id):

@@ -25,32 +25,14 @@ from domain.member.events import (
 from domain.member.lockout import LockoutPolicy
 from domain.shared.aggregate import Aggregate
 from domain.shared.ids import new_id
+from domain.shared.standing import CustomerStanding as CustomerStanding
+from domain.shared.standing import CustomerStatus as CustomerStatus
 
 
 class MemberStatus(StrEnum):
     NORMAL = "NORMAL"
     LOCKED = "LOCKED"
     TERMINATED = "TERMINATED"
-
-
-class CustomerStatus(StrEnum):
-    """The customer's status as the member context's replica knows it."""
-
-    NORMAL = "NORMAL"
-    SUSPENDED = "SUSPENDED"
-    TERMINATED = "TERMINATED"
-
-
-@dataclass
-class CustomerStanding:
-    """One row of the replica: the newest customer status seen, by the customer's version."""
-
-    customer_id: str
-    status: CustomerStatus
-    version: int
-
-    def is_normal(self) -> bool:
-        return self.status is CustomerStatus.NORMAL
 
 
 @dataclass(kw_only=True)

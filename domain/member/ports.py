@@ -8,9 +8,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from domain.member.model import BankingMember, CustomerStanding
+from domain.member.model import BankingMember
 from domain.member.session import Session
-from domain.shared.ports import UnitOfWork
+from domain.shared.ports import CustomerStandings, UnitOfWork
+from domain.shared.tokens import AccessClaims
 
 
 class PasswordHasher(Protocol):
@@ -43,18 +44,6 @@ class PasswordHasher(Protocol):
 class IssuedAccessToken:
     token: str
     expires_in_seconds: int
-
-
-@dataclass(frozen=True)
-class AccessClaims:
-    """What a verified access token says."""
-
-    customer_id: str  # `sub`
-    member_id: str
-    session_id: str  # `sid`
-    token_id: str  # `jti`
-    issued_at: datetime
-    expires_at: datetime
 
 
 class TokenService(Protocol):
@@ -134,14 +123,6 @@ class SessionRepository(Protocol):
         ...
 
     async def active_of_member(self, member_id: str) -> list[Session]: ...
-
-
-class CustomerStandings(Protocol):
-    """The member service's replica of customer status, fed by customer events."""
-
-    async def get(self, customer_id: str) -> CustomerStanding | None: ...
-
-    async def put(self, standing: CustomerStanding) -> None: ...
 
 
 class MemberUnitOfWork(UnitOfWork, Protocol):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol, Self
 
 from domain.shared.events import DomainEvent
+from domain.shared.standing import CustomerStanding
 
 
 class Inbox(Protocol):
@@ -27,4 +28,14 @@ class UnitOfWork(Protocol):
 
     def record(self, *events: DomainEvent) -> None:
         """Publish these events with this transaction (for events of no single loaded aggregate)."""
+        ...
+
+
+class CustomerStandings(Protocol):
+    """The context's replica of customer status, fed by customer events."""
+
+    async def get(self, customer_id: str) -> CustomerStanding | None: ...
+
+    async def put(self, standing: CustomerStanding) -> None:
+        """Store `standing` unless a newer version is already stored."""
         ...

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from services.cli.main import app
 from services.cli.processes import alive
+from services.cli.registry import SERVICES
 from tests.conftest import ROOT, free_port
 
 BANK = Path(sys.executable).with_name("bank")
@@ -38,12 +39,15 @@ def by_name(report: dict) -> dict[str, dict]:
 @pytest.mark.kafka
 def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
     var = tmp_path / "var"
+    rest, internal = free_port(), free_port()
     env = {
         **os.environ,
         "BANK_VAR_DIR": str(var),
-        "CUSTOMER_GRPC_PORT": str(free_port()),
-        "MEMBER_GRPC_PORT": str(free_port()),
-        "MEMBER_REST_PORT": str(free_port()),
+        **{spec.port_env: str(free_port()) for spec in SERVICES},
+        "MEMBER_REST_PORT": str(rest),
+        "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
+        "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
+        "MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal}",
         "HASH_PROFILE": "cheap",
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
         "KAFKA_GROUP_ID": f"cli-test-{tmp_path.name}",
@@ -53,7 +57,7 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         up = bank("up", env=env)
         assert up.returncode == 0, up.stdout + up.stderr
         services = by_name(status(env))
-        assert set(services) == {"customer", "member"}
+        assert set(services) == {spec.name for spec in SERVICES}
         for name, service in services.items():
             assert (service["state"], service["health"]) == ("running", "SERVING"), name
             assert alive(service["pid"])
@@ -69,6 +73,7 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         demo = bank("demo", env=env)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "CustomerTerminated" in demo.stdout and "FAILED_PRECONDITION" in demo.stdout
+        assert "LoginSucceeded" in demo.stdout and "SessionsRevoked" in demo.stdout
 
         down = bank("down", "--keep-kafka", env=env)
         assert down.returncode == 0, down.stderr

@@ -47,6 +47,7 @@ class GrpcServer:
     def __init__(self, servicers: Sequence[Servicer], opts: ServerOptions) -> None:
         self._servicers = servicers
         self._opts = opts
+        self.grace = opts.grace
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
             interceptors=[ErrorAndContextInterceptor()],
@@ -93,23 +94,27 @@ def stop_signal() -> asyncio.Event:
 
 
 async def run_until_stopped(
-    server: GrpcServer,
+    server: GrpcServer | Sequence[GrpcServer],
     ready: Callable[[], Awaitable[None]],
     background: Sequence[Callable[[asyncio.Event], Awaitable[None]]],
     stop: asyncio.Event,
 ) -> None:
     """Start serving (NOT_SERVING), run `ready` (open the database...), turn SERVING, run the background
-    loops (relay, consumers) until a stop signal, then stop gracefully."""
-    await server.start()
+    loops (relay, consumers) until a stop signal, then stop gracefully: every server NOT_SERVING and
+    draining at once, then the background loops."""
+    servers = [server] if isinstance(server, GrpcServer) else list(server)
+    for s in servers:
+        await s.start()
     await ready()
-    await server.set_serving(True)
+    for s in servers:
+        await s.set_serving(True)
     log.info("serving")
     tasks = [asyncio.create_task(loop(stop)) for loop in background]
     await stop.wait()
     log.info("stopping")
-    await server.stop()
+    await asyncio.gather(*(s.stop() for s in servers))
     if tasks:
-        await asyncio.wait(tasks, timeout=server._opts.grace)
+        await asyncio.wait(tasks, timeout=max(s.grace for s in servers))
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("background task ended with an error", exc_info=task.exception())

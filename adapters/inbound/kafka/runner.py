@@ -2,8 +2,9 @@
 
 For each record: find its handler by the `ce_type` header, then in ONE transaction record the `ce_id` in the
 inbox (a duplicate is skipped) and apply the handler; offsets are committed only after that transaction
-commits. So a crash anywhere re-delivers, and re-delivery is harmless. A record that cannot be decoded goes
-to the DLQ at once; one whose handler keeps failing goes there after bounded attempts; the stream goes on.
+commits. So a crash anywhere re-delivers, and re-delivery is harmless. Records of types the service does
+not handle are skipped (a newer producer may add types). A record that cannot be decoded goes to the DLQ at
+once; one whose handler keeps failing goes there after bounded attempts; the stream goes on.
 While the service's own database is unavailable nothing is committed and the record is retried: those
 records are not poison."""
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,6 +70,8 @@ class KafkaConsumerRunner:
         batch_size: int = 500,
         poll_timeout: float = 0.2,
         backoff_cap: float = 5.0,
+        on_caught_up: Callable[[], Awaitable[None]] | None = None,
+        caught_up_interval: float = 0.25,
     ) -> None:
         self._consumer = consumer
         self._dlq = dlq_producer
@@ -79,32 +83,93 @@ class KafkaConsumerRunner:
         self._batch_size = batch_size
         self._poll_timeout = poll_timeout
         self._backoff_cap = backoff_cap
+        self._on_caught_up = on_caught_up
+        self._caught_up_interval = caught_up_interval
+        self._last_caught_up = 0.0
         self.applied = 0  # events applied (not duplicates), for tests and metrics
         self.dead_lettered = 0
+        self.skipped = 0  # events of types this service does not handle
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(self._topics)
         try:
             while not stop.is_set():
                 records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_timeout)
-                processed: dict[tuple[str, int], int] = {}
                 for record in records:
                     if record.error() is not None:
                         log.warning("consumer error: %s", record.error().name())
-                        continue
-                    if not await self._process(record, stop):
-                        break  # stopping while the database is down: leave the rest uncommitted
-                    processed[(record.topic(), record.partition())] = record.offset() + 1
+                valid = [r for r in records if r.error() is None]
+                processed: dict[tuple[str, int], int] = {}
+                if valid and await self._apply_batch(valid):
+                    processed = {(r.topic(), r.partition()): r.offset() + 1 for r in valid}
+                else:  # one by one: isolates a failing record (retries, DLQ) and waits out a database outage
+                    for record in valid:
+                        if not await self._process(record, stop):
+                            break  # stopping while the database is down: leave the rest uncommitted
+                        processed[(record.topic(), record.partition())] = record.offset() + 1
                 if processed:
                     offsets = [TopicPartition(t, p, o) for (t, p), o in processed.items()]
                     await asyncio.to_thread(self._consumer.commit, offsets=offsets, asynchronous=False)
+                await self._report_caught_up()
         finally:
             await asyncio.to_thread(self._consumer.close)
+
+    async def _apply_batch(self, records: list[Message]) -> bool:
+        """The fast path: the whole batch in one transaction (one commit instead of one per record). False
+        if anything in it needs the careful path: a poison record, a failing handler, a database outage."""
+        decoded: list[tuple[str, Route, Any, str | None]] = []
+        for record in records:
+            headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+            if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
+                continue  # skipped below as well, one by one, if the batch falls back
+            try:
+                decoded.append((*self._decode(record, headers), headers.get("correlation-id")))
+            except PoisonMessage:
+                return False
+        applied = 0
+        try:
+            async with self._uow() as tx:
+                for event_id, route, event, cid in decoded:
+                    correlation_id.set(accept_correlation_id(cid))
+                    if await tx.inbox.first_delivery(event_id):
+                        await route.handle(event, tx)
+                        applied += 1
+                await tx.commit()
+        except Exception:  # noqa: BLE001 - retried record by record, where each failure is handled properly
+            log.info("batch of %d records not applied at once; applying them one by one", len(records))
+            return False
+        self.applied += applied
+        self.skipped += len(records) - len(decoded)
+        return True
+
+    async def _report_caught_up(self) -> None:
+        """Tell `on_caught_up` (at most every `caught_up_interval`) when every assigned partition has been
+        consumed up to its high watermark: everything published so far is applied."""
+        now = time.monotonic()
+        if self._on_caught_up is None or now - self._last_caught_up < self._caught_up_interval:
+            return
+        assignment = self._consumer.assignment()
+        if not assignment:
+            return
+        for tp in self._consumer.position(assignment):
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high < 0:  # not fetched yet: unknown, so not caught up
+                return
+            if high > 0 and (tp.offset < 0 or tp.offset < high):
+                return
+        self._last_caught_up = now
+        try:
+            await self._on_caught_up()
+        except Exception as exc:  # noqa: BLE001 - freshness is advisory: never stop consuming for it
+            log.warning("recording freshness failed: %s", type(exc).__name__)
 
     async def _process(self, record: Message, stop: asyncio.Event) -> bool:
         """Apply one record exactly once in effect. False only if asked to stop before it could be applied."""
         headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
         correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
+        if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
+            self.skipped += 1  # a type this service does not follow (or a newer one it does not know yet)
+            return True
         try:
             event_id, route, event = self._decode(record, headers)
         except PoisonMessage as poison:
@@ -134,9 +199,7 @@ class KafkaConsumerRunner:
         event_id, ce_type = headers.get("ce_id", ""), headers.get("ce_type", "")
         if not event_id or len(event_id) > 64:
             raise PoisonMessage("missing-or-invalid-ce_id")
-        route = self._routes.get(ce_type)
-        if route is None:
-            raise PoisonMessage("unknown-ce_type")
+        route = self._routes[ce_type]
         try:
             event = route.message_type.FromString(record.value() or b"")
         except DecodeError:

@@ -20,7 +20,8 @@ import jwt
 
 from adapters.outbound.security.jwt_verifier import ACCESS_JWT_TYP, ALGORITHM, JwksTokenVerifier
 from adapters.outbound.security.signing_keys import SigningKeys
-from domain.member.ports import AccessClaims, IssuedAccessToken
+from domain.member.ports import IssuedAccessToken
+from domain.shared.tokens import AccessClaims
 
 if TYPE_CHECKING:
     from domain.member.model import BankingMember

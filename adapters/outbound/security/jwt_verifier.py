@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from domain.member.errors import InvalidToken
-from domain.member.ports import AccessClaims
+from domain.shared.errors import InvalidToken
+from domain.shared.tokens import AccessClaims
 
 ALGORITHM = "ES256"
 ACCESS_JWT_TYP = "at+jwt"  # RFC 9068 §2.1: the header typ of a JWT access token

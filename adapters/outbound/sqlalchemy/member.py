@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.outbound.sqlalchemy.outbox import inbox_table, outbox_table
 from adapters.outbound.sqlalchemy.repository import SqlRepository
+from adapters.outbound.sqlalchemy.standings import SqlAlchemyCustomerStandings, standings_table
 from adapters.outbound.sqlalchemy.types import UtcTimestamp
 from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository
-from domain.member.model import BankingMember, CustomerStanding, CustomerStatus, MemberStatus
+from domain.member.model import BankingMember, MemberStatus
 from domain.member.session import Session
 
 metadata = MetaData()
@@ -52,13 +51,7 @@ refresh_tokens = Table(
     Column("digest", String(64), primary_key=True),
     Column("session_id", String(36), ForeignKey("sessions.session_id"), nullable=False),
 )
-customer_standings = Table(
-    "customer_standings",
-    metadata,
-    Column("customer_id", String(36), primary_key=True),
-    Column("status", String(16), nullable=False),
-    Column("version", BigInteger, nullable=False),
-)
+customer_standings = standings_table(metadata)
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
 
@@ -123,13 +116,11 @@ class SqlAlchemySessionRepository(SqlRepository[Session]):
 
     async def flush(self) -> None:
         await super().flush()
-        # The digest of each new current refresh token (new sessions and rotations); spent ones are already there.
-        fresh = [{"digest": s.refresh_digest, "session_id": s.session_id} for s in self._added]
-        fresh += [
-            {"digest": s.refresh_digest, "session_id": s.session_id}
-            for s, _ in self._loaded.values()
-            if s.spent_digests
-        ]
+        # Every digest issued in this unit of work, current or already spent (a session may rotate more than
+        # once before commit). A loaded session's first spent digest is the one it was loaded with: stored already.
+        issued = [(s, (*s.spent_digests, s.refresh_digest)) for s in self._added]
+        issued += [(s, (*s.spent_digests[1:], s.refresh_digest)) for s, _ in self._loaded.values() if s.spent_digests]
+        fresh = [{"digest": d, "session_id": s.session_id} for s, digests in issued for d in digests]
         if fresh:
             await self._conn.execute(insert(refresh_tokens), fresh)
         for s in [*self._added, *(s for s, _ in self._loaded.values())]:
@@ -160,32 +151,6 @@ class SqlAlchemySessionRepository(SqlRepository[Session]):
         )
 
 
-class SqlAlchemyCustomerStandings:
-    """The replica is written directly (no aggregate): the newest version wins, and only a newer one."""
-
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def get(self, customer_id: str) -> CustomerStanding | None:
-        row = (
-            await self._conn.execute(select(customer_standings).where(customer_standings.c.customer_id == customer_id))
-        ).first()
-        if row is None:
-            return None
-        return CustomerStanding(row.customer_id, CustomerStatus(row.status), row.version)
-
-    async def put(self, standing: CustomerStanding) -> None:
-        values = {"customer_id": standing.customer_id, "status": standing.status.value, "version": standing.version}
-        upsert = pg_insert if self._conn.dialect.name == "postgresql" else sqlite_insert
-        stmt = upsert(customer_standings).values(values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[customer_standings.c.customer_id],
-            set_={"status": stmt.excluded.status, "version": stmt.excluded.version},
-            where=customer_standings.c.version < stmt.excluded.version,
-        )
-        await self._conn.execute(stmt)
-
-
 class SqlAlchemyMemberUnitOfWork(SqlAlchemyUnitOfWork):
     members: SqlAlchemyMemberRepository
     sessions: SqlAlchemySessionRepository
@@ -194,5 +159,5 @@ class SqlAlchemyMemberUnitOfWork(SqlAlchemyUnitOfWork):
     def _open(self, conn: AsyncConnection) -> list[TrackingRepository]:
         self.members = SqlAlchemyMemberRepository(conn)
         self.sessions = SqlAlchemySessionRepository(conn)
-        self.customers = SqlAlchemyCustomerStandings(conn)
+        self.customers = SqlAlchemyCustomerStandings(conn, customer_standings)
         return [self.members, self.sessions]

@@ -39,9 +39,9 @@ class Storage:
     and a hook the relay uses to learn that new events were committed."""
 
     engine: AsyncEngine
-    outbox: Table
+    outbox: Table | None  # None for a service that publishes nothing (the my_accounts view)
     inbox: Table
-    encoder: EventEncoder
+    encoder: EventEncoder | None
     clock: Clock
     on_commit: Callable[[], None] = lambda: None
 
@@ -106,8 +106,10 @@ class SqlAlchemyUnitOfWork:
             for aggregate in repository.seen():
                 events.extend(aggregate.pending_events)
         events.extend(self._recorded)  # consequences recorded by the handler come after the changes themselves
-        encoder = self._storage.encoder
-        await write_outbox(conn, self._storage.outbox, [encoder.encode(e) for e in events], self._storage.clock.now())
+        if events:
+            outbox, encoder = self._storage.outbox, self._storage.encoder
+            assert outbox is not None and encoder is not None, "this service has no outbox"
+            await write_outbox(conn, outbox, [encoder.encode(e) for e in events], self._storage.clock.now())
         await conn.commit()
         for repository in self._repositories:
             for aggregate in repository.seen():

@@ -1,12 +1,18 @@
-"""`bank demo`: the customer lifecycle through the public gRPC API only, then its events read back from
-Kafka. Each answer is checked, so the demo doubles as a smoke test (non-zero exit on any surprise)."""
+"""`bank demo`: a customer's lifecycle and its banking member's logins through the public gRPC APIs only,
+then the events of both read back from Kafka. Each answer is checked, so the demo doubles as a smoke test
+(non-zero exit on any surprise). The member service learns of the customer's status changes from Kafka, so
+the steps that depend on it retry (bounded) until it has. No password and no whole token is ever printed."""
 
 from __future__ import annotations
 
+import base64
+import json
+import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_status import rpc_status
@@ -14,9 +20,13 @@ from rich.console import Console
 
 from bank.customer.v1 import customer_pb2, customer_service_pb2_grpc, events_pb2
 from bank.customer.v1 import customer_service_pb2 as msgs
+from bank.member.v1 import events_pb2 as member_events_pb2
+from bank.member.v1 import member_pb2, member_service_pb2_grpc
+from bank.member.v1 import member_service_pb2 as member_msgs
 from services.cli.console import CliError
 
 TOPIC = "bank.customer.events.v1"
+MEMBER_TOPIC = "bank.member.events.v1"
 NAME = "홍길동"
 EXPECTED_EVENTS = [
     ("bank.customer.v1.CustomerRegistered", 1),
@@ -24,10 +34,24 @@ EXPECTED_EVENTS = [
     ("bank.customer.v1.CustomerReinstated", 3),
     ("bank.customer.v1.CustomerTerminated", 4),
 ]
+# Member events the flow must produce at least once (their number depends on how many retries it took).
+REQUIRED_MEMBER_EVENTS = ("MemberEnrolled", "LoginSucceeded", "LoginFailed", "MemberTerminated", "SessionsRevoked")
+SETTLE_TIMEOUT = 30.0  # seconds a step waits for the member service to see a customer event
+WORDS = (
+    "maple", "harbor", "violet", "granite", "lantern", "meadow", "copper", "saffron",
+    "thunder", "willow", "orbit", "pepper", "glacier", "bamboo", "falcon", "ember",
+)  # fmt: skip
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+T = TypeVar("T")
 
 
 def status_name(value: int) -> str:
     return customer_pb2.CustomerStatus.Name(value).removeprefix("CUSTOMER_STATUS_")
+
+
+def secret_prefix(token: str) -> str:
+    """What may be shown of a token: its first 12 characters."""
+    return f"{token[:12]}…"
 
 
 @dataclass
@@ -40,11 +64,23 @@ class Event:
 
 
 @dataclass
+class MemberEvent:
+    type: str
+    ce_id: str
+    detail: str  # the failure or revocation reason, if the event has one
+    partition: int
+    offset: int
+
+
+@dataclass
 class Report:
     correlation_id: str
     customer_id: str = ""
+    member_id: str = ""
+    banking_id: str = ""
     steps: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    member_events: list[MemberEvent] = field(default_factory=list)
 
     def as_dict(self, ok: bool, error: str | None = None) -> dict[str, Any]:
         return {
@@ -52,8 +88,11 @@ class Report:
             "error": error,
             "correlation_id": self.correlation_id,
             "customer_id": self.customer_id,
+            "member_id": self.member_id,
+            "banking_id": self.banking_id,
             "steps": self.steps,
             "events": [vars(e) for e in self.events],
+            "member_events": [vars(e) for e in self.member_events],
         }
 
 
@@ -62,30 +101,94 @@ class DemoFailed(CliError):
 
 
 class Demo:
-    def __init__(self, address: str, bootstrap: str, console: Console, rpc_timeout: float, event_timeout: float):
+    def __init__(
+        self,
+        address: str,
+        member_address: str,
+        bootstrap: str,
+        console: Console,
+        rpc_timeout: float,
+        event_timeout: float,
+        settle_timeout: float = SETTLE_TIMEOUT,
+    ):
         self.console = console
         self.bootstrap = bootstrap
         self.rpc_timeout = rpc_timeout
         self.event_timeout = event_timeout
+        self.settle_timeout = settle_timeout
         self.channel = grpc.insecure_channel(address)
         self.stub = customer_service_pb2_grpc.CustomerServiceStub(self.channel)
-        # One correlation id for the whole demo: it shows up in the service's log lines and event headers.
+        self.member_channel = grpc.insecure_channel(member_address)
+        self.members = member_service_pb2_grpc.MemberServiceStub(self.member_channel)
+        # One correlation id for the whole demo: it shows up in the services' log lines and event headers.
         self.report = Report(correlation_id=f"bank-demo-{uuid.uuid4()}")
         self.address = address
+        self.member_address = member_address
+        self.password = " ".join(secrets.choice(WORDS) for _ in range(5))  # never printed
+        self.logins_answered = 0  # each answered Login of our member publishes exactly one member event
+        self.attempts = 0  # how many tries the last `until` took
 
-    def call(self, method: str, request: Any) -> Any:
-        """One RPC with a deadline; an unexpected error fails the demo with its code and message."""
+    # -- calls -------------------------------------------------------------------------------------------
+
+    def attempt(self, stub: Any, method: str, request: Any) -> tuple[Any, grpc.RpcError | None]:
+        """One RPC with a deadline: (response, None) or (None, the error)."""
         try:
-            return getattr(self.stub, method)(
+            response = getattr(stub, method)(
                 request, timeout=self.rpc_timeout, metadata=[("x-correlation-id", self.report.correlation_id)]
             )
         except grpc.RpcError as exc:
-            raise DemoFailed(f"{method} failed: {describe(exc)}") from None
+            return None, exc
+        return response, None
 
-    def step(self, title: str, detail: str, **data: Any) -> None:
+    def call(self, method: str, request: Any, stub: Any = None) -> Any:
+        """One RPC; an unexpected error fails the demo with its code and message."""
+        response, error = self.attempt(stub or self.stub, method, request)
+        if error is not None:
+            raise DemoFailed(f"{method} failed: {describe(error)}")
+        return response
+
+    def login(self, banking_id: str, password: str) -> tuple[Any, grpc.RpcError | None]:
+        response, error = self.attempt(
+            self.members, "Login", member_msgs.LoginRequest(banking_id=banking_id, password=password)
+        )
+        if error is None or error.code() is UNAUTHENTICATED:
+            self.logins_answered += 1
+        return response, error
+
+    def until(self, what: str, call: Callable[[], tuple[Any, grpc.RpcError | None]], outcome: Callable[..., T]) -> T:
+        """Repeat `call` until `outcome(response, error)` is not None, for at most settle_timeout seconds,
+        backing off (the member service throttles logins per banking id). RESOURCE_EXHAUSTED waits the
+        delay its RetryInfo asks for. `outcome` raises DemoFailed for an answer that is wrong outright."""
+        deadline = time.monotonic() + self.settle_timeout
+        delay, attempts = 0.25, 0
+        with self.console.status(f"{what} (up to {self.settle_timeout:.0f} s)"):
+            while True:
+                attempts += 1
+                response, error = call()
+                if error is not None and error.code() is grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    wait = retry_delay(error)
+                else:
+                    result = outcome(response, error)
+                    if result is not None:
+                        self.attempts = attempts
+                        return result
+                    wait, delay = delay, min(delay * 2, 2.0)
+                if time.monotonic() + wait > deadline:
+                    last = describe(error) if error is not None else "accepted"
+                    raise DemoFailed(
+                        f"{what}: not done after {self.settle_timeout:.0f} s and {attempts} attempts "
+                        f"(last answer: {last})"
+                    )
+                time.sleep(wait)
+
+    # -- output ------------------------------------------------------------------------------------------
+
+    def step(self, title: str, detail: str, *more: str, **data: Any) -> None:
         n = len(self.report.steps) + 1
         self.report.steps.append({"step": n, "title": title, "detail": detail, **data})
         self.console.print(f"[bold]{n}.[/] {title}\n   [green]✓[/] {detail}", highlight=False)
+        for line in more:
+            self.console.print(f"     {line}", highlight=False)
 
     def expect(self, what: str, customer: customer_pb2.Customer, status: int, version: int) -> None:
         got = (customer.customer_id, customer.name, customer.status, customer.version)
@@ -99,9 +202,15 @@ class Demo:
     def shown(self, customer: customer_pb2.Customer) -> str:
         return f"{customer.name} is {status_name(customer.status)} (version {customer.version})"
 
+    def tried(self) -> str:
+        return f"after {self.attempts} attempt{'s' if self.attempts > 1 else ''}"
+
+    # -- the flow ----------------------------------------------------------------------------------------
+
     def run(self) -> Report:
         self.console.print(
-            f"Customer service at [cyan]{self.address}[/], correlation id [cyan]{self.report.correlation_id}[/]\n",
+            f"Customer service at [cyan]{self.address}[/], member service at [cyan]{self.member_address}[/], "
+            f"correlation id [cyan]{self.report.correlation_id}[/]\n",
             highlight=False,
         )
         registered = self.call("RegisterCustomer", msgs.RegisterCustomerRequest(name=NAME)).customer
@@ -118,24 +227,181 @@ class Demo:
         self.expect("GetCustomer", shown, customer_pb2.CUSTOMER_STATUS_NORMAL, 1)
         self.step("Look the customer up", self.shown(shown))
 
-        for method, request, status, version, title in [
-            ("SuspendCustomer", msgs.SuspendCustomerRequest, customer_pb2.CUSTOMER_STATUS_SUSPENDED, 2, "Suspend"),
-            ("ReinstateCustomer", msgs.ReinstateCustomerRequest, customer_pb2.CUSTOMER_STATUS_NORMAL, 3, "Reinstate"),
-            (
-                "TerminateCustomer",
-                msgs.TerminateCustomerRequest,
-                customer_pb2.CUSTOMER_STATUS_TERMINATED,
-                4,
-                "Terminate (해지)",
-            ),
-        ]:
-            changed = self.call(method, request(customer_id=cid)).customer
-            self.expect(method, changed, status, version)
-            self.step(f"{title} the customer", self.shown(changed))
+        self.enroll(cid)
+        banking_id = self.report.banking_id
+        first_refresh = self.first_login(banking_id)
+        self.wrong_password(banking_id)
+
+        self.change("SuspendCustomer", msgs.SuspendCustomerRequest, customer_pb2.CUSTOMER_STATUS_SUSPENDED, 2)
+        self.login_refused(banking_id, "suspended")
+        self.change("ReinstateCustomer", msgs.ReinstateCustomerRequest, customer_pb2.CUSTOMER_STATUS_NORMAL, 3)
+        self.login_again(banking_id)
+        self.change("TerminateCustomer", msgs.TerminateCustomerRequest, customer_pb2.CUSTOMER_STATUS_TERMINATED, 4)
+        self.login_refused(banking_id, "terminated")
+        self.refresh_refused(first_refresh)
 
         self.refused_reinstatement(cid)
         self.read_events(cid)
+        self.read_member_events(cid)
         return self.report
+
+    def change(self, method: str, request: Any, status: int, version: int) -> None:
+        title = {
+            "SuspendCustomer": "Suspend the customer",
+            "ReinstateCustomer": "Reinstate the customer",
+            "TerminateCustomer": "Terminate (해지) the customer",
+        }[method]
+        changed = self.call(method, request(customer_id=self.report.customer_id)).customer
+        self.expect(method, changed, status, version)
+        self.step(title, self.shown(changed))
+
+    def enroll(self, cid: str) -> None:
+        taken = object()
+
+        def outcome(response: Any, error: grpc.RpcError | None) -> Any:
+            if error is None:
+                return response.member
+            if error.code() is grpc.StatusCode.FAILED_PRECONDITION:
+                return None  # the member service has not seen CustomerRegistered yet
+            if error.code() is grpc.StatusCode.ALREADY_EXISTS:
+                return taken  # another run took this random banking id
+            raise DemoFailed(f"EnrollMember failed: {describe(error)}")
+
+        for _ in range(5):
+            banking_id = f"hong{secrets.randbelow(10_000):04d}"
+            request = member_msgs.EnrollMemberRequest(customer_id=cid, banking_id=banking_id, password=self.password)
+            member = self.until(
+                "Enrolling: waiting for the member service to learn of the customer from Kafka",
+                lambda request=request: self.attempt(self.members, "EnrollMember", request),
+                outcome,
+            )
+            if member is not taken:
+                break
+        else:
+            raise DemoFailed("EnrollMember: five random banking ids were all taken")
+        got = (member.customer_id, member.banking_id, member.status)
+        if got != (cid, banking_id, member_pb2.MEMBER_STATUS_NORMAL):
+            raise DemoFailed(f"EnrollMember: expected a NORMAL member {banking_id!r} of {cid}, got {got}")
+        self.report.member_id, self.report.banking_id = member.member_id, banking_id
+        self.step(
+            f"Enroll a banking member for {NAME}",
+            f"banking id {banking_id}, member id {member.member_id}, NORMAL ({self.tried()}: the member service "
+            "learns of new customers from Kafka); password: a 5-word passphrase, not shown",
+            member_id=member.member_id,
+            banking_id=banking_id,
+        )
+
+    def first_login(self, banking_id: str) -> str:
+        typed = banking_id.upper()
+        response, error = self.login(typed, self.password)
+        if error is not None:
+            raise DemoFailed(f"Login as {typed}: {describe(error)}")
+        header = jwt_header(response.access_token)
+        state = member_pb2.AccountsSnapshotState.Name(response.accounts_state).removeprefix("ACCOUNTS_SNAPSHOT_STATE_")
+        problems = []
+        if response.token_type != "Bearer":  # noqa: S105 - the OAuth token type, not a secret
+            problems.append(f"token type {response.token_type!r}")
+        if response.expires_in <= 0:
+            problems.append(f"expires_in {response.expires_in}")
+        if header.get("alg") != "ES256" or header.get("typ") != "at+jwt" or not header.get("kid"):
+            problems.append(f"JWT header {header}")
+        if not response.refresh_token:
+            problems.append("no refresh token")
+        if state == "UNSPECIFIED":
+            problems.append("accounts_state UNSPECIFIED")
+        if problems:
+            raise DemoFailed(f"Login as {typed}: unexpected {', '.join(problems)}")
+        self.step(
+            f"Log in with the banking id in capitals ({typed}): it is canonicalized to {banking_id}",
+            f"logged in: {response.token_type} token, expires_in {response.expires_in} s",
+            f"access token  {secret_prefix(response.access_token)}  (JWT header, decoded without verification: "
+            f"alg={header.get('alg')} typ={header.get('typ')} kid={header.get('kid')})",
+            f"refresh token {secret_prefix(response.refresh_token)}",
+            f"accounts_state {state}: the login never waits for accounts; UNAVAILABLE until the my_accounts "
+            "service exists",
+            token_type=response.token_type,
+            expires_in=response.expires_in,
+            jwt_header={k: header.get(k) for k in ("alg", "typ", "kid")},
+            access_token_prefix=secret_prefix(response.access_token),
+            accounts_state=state,
+        )
+        return response.refresh_token
+
+    def wrong_password(self, banking_id: str) -> None:
+        wrong = f"{self.password} (not it)"
+        _, error = self.login(banking_id, wrong)
+        if error is None:
+            raise DemoFailed("Login with a wrong password was accepted")
+        if (error.code(), error.details()) != (UNAUTHENTICATED, "invalid credentials"):
+            raise DemoFailed(
+                f"Login with a wrong password: expected UNAUTHENTICATED invalid credentials, got {describe(error)}"
+            )
+        self.step(
+            "Log in with a wrong password",
+            f"refused: {error.code().name}: {error.details()}{reason(error)}",
+            code=error.code().name,
+            message=error.details(),
+        )
+
+    def login_refused(self, banking_id: str, status: str) -> None:
+        def outcome(response: Any, error: grpc.RpcError | None) -> grpc.RpcError | None:
+            if error is None:
+                return None  # accepted: the member service has not seen the status change yet
+            if error.code() is UNAUTHENTICATED:
+                return error
+            raise DemoFailed(f"Login of a {status} customer's member: {describe(error)}")
+
+        error = self.until(
+            f"Logging in until the member service has seen that the customer is {status}",
+            lambda: self.login(banking_id, self.password),
+            outcome,
+        )
+        self.step(
+            f"Log in while the customer is {status}",
+            f"refused {self.tried()} (once the member service saw the change on Kafka): "
+            f"{error.code().name}: {error.details()}",
+            code=error.code().name,
+            message=error.details(),
+        )
+
+    def login_again(self, banking_id: str) -> None:
+        def outcome(response: Any, error: grpc.RpcError | None) -> Any:
+            if error is None:
+                return response
+            if error.code() is UNAUTHENTICATED:
+                return None  # the member service has not seen the reinstatement yet
+            raise DemoFailed(f"Login after reinstatement: {describe(error)}")
+
+        response = self.until(
+            "Logging in until the member service has seen the reinstatement",
+            lambda: self.login(banking_id, self.password),
+            outcome,
+        )
+        self.step(
+            "Log in again after the reinstatement",
+            f"logged in {self.tried()}: access token {secret_prefix(response.access_token)}",
+        )
+
+    def refresh_refused(self, refresh_token: str) -> None:
+        def outcome(response: Any, error: grpc.RpcError | None) -> grpc.RpcError:
+            if error is None:
+                raise DemoFailed("RefreshToken with the first login's token was accepted after termination")
+            if error.code() is UNAUTHENTICATED:
+                return error
+            raise DemoFailed(f"RefreshToken after termination: {describe(error)}")
+
+        request = member_msgs.RefreshTokenRequest(refresh_token=refresh_token)
+        error = self.until(
+            "Refreshing with the first login's refresh token",
+            lambda: self.attempt(self.members, "RefreshToken", request),
+            outcome,
+        )
+        self.step(
+            f"Use the first login's refresh token ({secret_prefix(refresh_token)}) after the termination",
+            f"refused: {error.code().name}: {error.details()} (its session was revoked with the member)",
+            code=error.code().name,
+            message=error.details(),
+        )
 
     def refused_reinstatement(self, cid: str) -> None:
         try:
@@ -161,9 +427,14 @@ class Demo:
         self.expect("GetCustomer after the refusal", after, customer_pb2.CUSTOMER_STATUS_TERMINATED, 4)
         self.step("Look the customer up again", f"unchanged: {self.shown(after)}")
 
+    # -- events ------------------------------------------------------------------------------------------
+
     def read_events(self, cid: str) -> None:
         with self.console.status(f"reading events from {TOPIC} (up to {self.event_timeout:.0f} s)"):
-            events, last_error = read_events(self.bootstrap, cid, len(EXPECTED_EVENTS), self.event_timeout)
+            records, last_error = read_records(
+                self.bootstrap, TOPIC, cid, lambda got: len(got) >= len(EXPECTED_EVENTS), self.event_timeout
+            )
+        events = [Event(r.ce_type, r.ce_id, decode_version(r.ce_type, r.value), r.partition, r.offset) for r in records]
         self.report.events = events
         got = [(e.type, e.customer_version) for e in events]
         if got != EXPECTED_EVENTS:
@@ -172,15 +443,45 @@ class Demo:
                 f"events of customer {cid} on {TOPIC} at {self.bootstrap}: expected {short(EXPECTED_EVENTS)}, "
                 f"got {short(got)}{hint}"
             )
-        self.step(f"Read the customer's events back from Kafka ({TOPIC})", f"{len(events)} events, in order:")
-        for e in events:
-            self.console.print(
-                f"     {e.type.rsplit('.', 1)[-1]:<20} ce_id={e.ce_id}  customer_version={e.customer_version}",
-                highlight=False,
+        self.step(
+            f"Read the customer's events back from Kafka ({TOPIC})",
+            f"{len(events)} events, in order:",
+            *(
+                f"{e.type.rsplit('.', 1)[-1]:<20} ce_id={e.ce_id}  customer_version={e.customer_version}"
+                for e in events
+            ),
+        )
+
+    def read_member_events(self, cid: str) -> None:
+        # MemberEnrolled, one event per answered login, then MemberTerminated and SessionsRevoked.
+        expected = 1 + self.logins_answered + 2
+        with self.console.status(f"reading events from {MEMBER_TOPIC} (up to {self.event_timeout:.0f} s)"):
+            records, last_error = read_records(
+                self.bootstrap, MEMBER_TOPIC, cid, lambda got: len(got) >= expected, self.event_timeout
             )
+        events = [
+            MemberEvent(r.ce_type.rsplit(".", 1)[-1], r.ce_id, member_detail(r.ce_type, r.value), r.partition, r.offset)
+            for r in records
+        ]
+        self.report.member_events = events
+        types = [e.type for e in events]
+        missing = [t for t in REQUIRED_MEMBER_EVENTS if t not in types]
+        if missing or len(events) != expected:
+            hint = f" (last Kafka error: {last_error})" if last_error else ""
+            raise DemoFailed(
+                f"member events of customer {cid} on {MEMBER_TOPIC} at {self.bootstrap}: expected {expected} "
+                f"including {', '.join(REQUIRED_MEMBER_EVENTS)}; got {len(events)}: "
+                f"{', '.join(types) or 'none'}{hint}"
+            )
+        self.step(
+            f"Read the member's events for this customer back from Kafka ({MEMBER_TOPIC})",
+            f"{len(events)} events, in order:",
+            *(f"{e.type:<20} {e.detail}".rstrip() for e in events),
+        )
 
     def close(self) -> None:
         self.channel.close()
+        self.member_channel.close()
 
 
 def short(events: list[tuple[str, int]]) -> str:
@@ -193,12 +494,16 @@ def describe(exc: grpc.RpcError) -> str:
     return str(exc)
 
 
+def _details(exc: grpc.RpcError) -> list[Any]:
+    status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+    return list(status.details) if status else []
+
+
 def reason(exc: grpc.RpcError) -> str:
     """The ErrorInfo reason from the rich error details, if the service sent one."""
     from google.rpc import error_details_pb2
 
-    status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
-    for detail in status.details if status else []:
+    for detail in _details(exc):
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
@@ -206,10 +511,43 @@ def reason(exc: grpc.RpcError) -> str:
     return ""
 
 
-def read_events(bootstrap: str, key: str, expected: int, timeout: float) -> tuple[list[Event], str | None]:
+def retry_delay(exc: grpc.RpcError) -> float:
+    """The delay a RESOURCE_EXHAUSTED answer's RetryInfo asks for (1 s if it has none)."""
+    from google.rpc import error_details_pb2
+
+    for detail in _details(exc):
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return max(0.1, info.retry_delay.seconds + info.retry_delay.nanos / 1e9)
+    return 1.0
+
+
+def jwt_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a JWT, decoded without any verification (for display only)."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except ValueError:
+        raise DemoFailed(f"the access token {secret_prefix(token)} is not a JWT") from None
+    return decoded if isinstance(decoded, dict) else {}
+
+
+@dataclass(frozen=True)
+class Record:
+    ce_type: str
+    ce_id: str
+    value: bytes
+    partition: int
+    offset: int
+
+
+def read_records(
+    bootstrap: str, topic: str, key: str, enough: Callable[[list[Record]], bool], timeout: float
+) -> tuple[list[Record], str | None]:
     """Every record of `key` on the topic from the beginning (a fresh consumer group, nothing committed),
-    until `expected` distinct events arrived or `timeout` seconds passed. Duplicates (the relay publishes
-    at least once) are dropped by ce_id, as the real consumers do."""
+    until `enough` of them arrived or `timeout` seconds passed. Duplicates (the relay publishes at least
+    once) are dropped by ce_id, as the real consumers do."""
     from confluent_kafka import Consumer, KafkaError  # imported here: only the demo needs the Kafka client
 
     consumer = Consumer(
@@ -220,13 +558,13 @@ def read_events(bootstrap: str, key: str, expected: int, timeout: float) -> tupl
             "enable.auto.commit": False,
         }
     )
-    events: list[Event] = []
+    records: list[Record] = []
     seen: set[str] = set()
     last_error: str | None = None
     deadline = time.monotonic() + timeout
     try:
-        consumer.subscribe([TOPIC])
-        while len(events) < expected and time.monotonic() < deadline:
+        consumer.subscribe([topic])
+        while not enough(records) and time.monotonic() < deadline:
             for msg in consumer.consume(500, 0.2):
                 error = msg.error()
                 if error is not None:
@@ -240,11 +578,10 @@ def read_events(bootstrap: str, key: str, expected: int, timeout: float) -> tupl
                 if ce_id in seen:
                     continue
                 seen.add(ce_id)
-                version = decode_version(ce_type, msg.value() or b"")
-                events.append(Event(ce_type, ce_id, version, msg.partition(), msg.offset()))
+                records.append(Record(ce_type, ce_id, msg.value() or b"", msg.partition(), msg.offset()))
     finally:
         consumer.close()
-    return events, last_error
+    return records, last_error
 
 
 def decode_version(ce_type: str, value: bytes) -> int:
@@ -257,10 +594,22 @@ def decode_version(ce_type: str, value: bytes) -> int:
     return cls.FromString(value).customer_version
 
 
+def member_detail(ce_type: str, value: bytes) -> str:
+    """The reason a LoginFailed or SessionsRevoked event carries, for display ('' for the others)."""
+    if ce_type == "bank.member.v1.LoginFailed":
+        failed = member_events_pb2.LoginFailed.FromString(value)
+        return member_events_pb2.LoginFailureReason.Name(failed.reason).removeprefix("LOGIN_FAILURE_REASON_")
+    if ce_type == "bank.member.v1.SessionsRevoked":
+        revoked = member_events_pb2.SessionsRevoked.FromString(value)
+        why = member_events_pb2.RevocationReason.Name(revoked.reason).removeprefix("REVOCATION_REASON_")
+        return f"{why}, {len(revoked.session_ids)} session(s)"
+    return ""
+
+
 def run(
-    address: str, bootstrap: str, console: Console, rpc_timeout: float, event_timeout: float
+    address: str, member_address: str, bootstrap: str, console: Console, rpc_timeout: float, event_timeout: float
 ) -> tuple[Report, DemoFailed | None]:
-    demo = Demo(address, bootstrap, console, rpc_timeout, event_timeout)
+    demo = Demo(address, member_address, bootstrap, console, rpc_timeout, event_timeout)
     try:
         return demo.run(), None
     except DemoFailed as exc:

@@ -280,17 +280,20 @@ def demo(
     event_timeout: Annotated[float, typer.Option(help="Seconds to wait for the events on Kafka.")] = 30.0,
     json_out: JsonOption = False,
 ) -> None:
-    """Walk a customer through its lifecycle over gRPC and read its events back from Kafka; non-zero exit if
-    any answer is not the expected one."""
+    """Walk a customer through its lifecycle and its banking member through logins over gRPC, and read the
+    events of both back from Kafka; non-zero exit if any answer is not the expected one."""
     paths = get_paths(ctx)
-    spec = registry.get("customer")
-    address = service_address(paths, spec)
-    state = health.check(address, timeout=1.0)
-    if state != health.SERVING:
-        raise CliError(f"the customer service at {address} is not SERVING ({state}); start it with `bank up`")
+    addresses = {}
+    for name in ("customer", "member"):
+        addresses[name] = service_address(paths, registry.get(name))
+        state = health.check(addresses[name], timeout=1.0)
+        if state != health.SERVING:
+            raise CliError(f"the {name} service at {addresses[name]} is not SERVING ({state}); start it with `bank up`")
     # With --json the steps still show, on stderr.
     console = err if json_out else out
-    report, failure = demo_steps.run(address, kafka.bootstrap_servers(), console, rpc_timeout, event_timeout)
+    report, failure = demo_steps.run(
+        addresses["customer"], addresses["member"], kafka.bootstrap_servers(), console, rpc_timeout, event_timeout
+    )
     if json_out:
         print_json(report.as_dict(ok=failure is None, error=str(failure) if failure else None))
     if failure is not None:

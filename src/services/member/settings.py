@@ -49,7 +49,7 @@ class MemberSettings:
             hash_profile=env("HASH_PROFILE", "owasp"),
             hash_workers=workers,
             hash_queue=int(env("HASH_QUEUE", str(4 * workers))),
-            my_accounts_addr=env("MY_ACCOUNTS_ADDR", "127.0.0.1:50054"),
+            my_accounts_addr=env("MY_ACCOUNTS_ADDR", "127.0.0.1:50064"),  # the internal snapshot port
             snapshot_deadline_seconds=float(env("SNAPSHOT_DEADLINE_MS", "500")) / 1000,
             breaker_threshold=int(env("BREAKER_THRESHOLD", "5")),
             breaker_ttl_seconds=float(env("BREAKER_TTL_SECONDS", "10")),

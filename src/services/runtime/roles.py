@@ -70,6 +70,7 @@ def consumer_loop(
     topics: list[str],
     routes: Mapping[str, Route],
     uow: Callable[[], UnitOfWork],
+    on_caught_up: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[asyncio.Event], Awaitable[None]]:
     """A consumer runner for this service's group, with its DLQ topics made sure of first."""
 
@@ -101,6 +102,7 @@ def consumer_loop(
             topics,
             routes,
             uow,
+            on_caught_up=on_caught_up,
         )
         await runner.run(stop)
 

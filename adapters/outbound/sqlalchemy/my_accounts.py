@@ -1,0 +1,178 @@
+"""The my_accounts view in SQL: accounts as last seen, customer standings, revocations, and the projector's
+freshness mark. The projector writes through a unit of work (in the same transaction as the inbox record);
+queries read through SqlViewReader on a separate, non-locking engine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, and_, exists, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.outbound.sqlalchemy.outbox import inbox_table
+from adapters.outbound.sqlalchemy.standings import SqlAlchemyCustomerStandings, standings_table
+from adapters.outbound.sqlalchemy.types import UtcTimestamp
+from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository
+from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
+from domain.shared.standing import CustomerStanding, CustomerStatus
+
+metadata = MetaData()
+view_accounts = Table(
+    "view_accounts",
+    metadata,
+    Column("account_number", String(32), primary_key=True),
+    Column("customer_id", String(36), nullable=False, index=True),
+    Column("product_code", String(32), nullable=False),
+    Column("balance", BigInteger, nullable=False),
+    Column("sequence", BigInteger, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("as_of", UtcTimestamp, nullable=False),
+)
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(36), primary_key=True),
+    Column("revoked_at", UtcTimestamp, nullable=False),
+)
+member_revocations = Table(
+    "member_revocations",
+    metadata,
+    Column("member_id", String(36), primary_key=True),
+    Column("revoked_before", UtcTimestamp, nullable=False),
+)
+projection_status = Table(
+    "projection_status",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("caught_up_at", UtcTimestamp, nullable=False),
+)
+customer_standings = standings_table(metadata)
+inbox = inbox_table(metadata)
+PROJECTION = "my_accounts"
+
+
+def _insert(conn: AsyncConnection, table: Table) -> Any:
+    return (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+
+
+def _upsert(conn: AsyncConnection, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+    stmt = _insert(conn, table).values(values)
+    return stmt.on_conflict_do_update(index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys})
+
+
+def _account(row: Any) -> ViewedAccount:
+    return ViewedAccount(
+        row.account_number,
+        row.customer_id,
+        row.product_code,
+        row.balance,
+        row.sequence,
+        ViewedAccountStatus(row.status),
+        row.as_of,
+    )
+
+
+class SqlViewedAccounts:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def get(self, account_number: str) -> ViewedAccount | None:
+        row = (
+            await self._conn.execute(select(view_accounts).where(view_accounts.c.account_number == account_number))
+        ).first()
+        return None if row is None else _account(row)
+
+    async def put(self, a: ViewedAccount) -> None:
+        values = {
+            "account_number": a.account_number,
+            "customer_id": a.customer_id,
+            "product_code": a.product_code,
+            "balance": a.balance,
+            "sequence": a.sequence,
+            "status": a.status.value,
+            "as_of": a.as_of,
+        }
+        await self._conn.execute(_upsert(self._conn, view_accounts, values, ["account_number"]))
+
+
+class SqlRevocations:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def revoke_sessions(self, session_ids: tuple[str, ...], at: datetime) -> None:
+        rows = [{"session_id": session_id, "revoked_at": at} for session_id in session_ids]
+        await self._conn.execute(_insert(self._conn, revoked_sessions).values(rows).on_conflict_do_nothing())
+
+    async def revoke_member(self, member_id: str, before: datetime) -> None:
+        stmt = _insert(self._conn, member_revocations).values(member_id=member_id, revoked_before=before)
+        await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["member_id"],
+                set_={"revoked_before": stmt.excluded.revoked_before},
+                where=member_revocations.c.revoked_before < stmt.excluded.revoked_before,
+            )
+        )
+
+
+class SqlAlchemyProjectionUnitOfWork(SqlAlchemyUnitOfWork):
+    accounts: SqlViewedAccounts
+    customers: SqlAlchemyCustomerStandings
+    revocations: SqlRevocations
+
+    def _open(self, conn: AsyncConnection) -> list[TrackingRepository]:
+        self.accounts = SqlViewedAccounts(conn)
+        self.customers = SqlAlchemyCustomerStandings(conn, customer_standings)
+        self.revocations = SqlRevocations(conn)
+        return []
+
+
+async def mark_caught_up(engine: AsyncEngine, at: datetime) -> None:
+    """Record that the projector has applied everything published up to `at`."""
+    async with engine.begin() as conn:
+        await conn.execute(_upsert(conn, projection_status, {"name": PROJECTION, "caught_up_at": at}, ["name"]))
+
+
+class SqlViewReader:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine  # a reader engine (create_engine(..., writer=False))
+
+    async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(view_accounts)
+                .where(
+                    view_accounts.c.customer_id == customer_id, view_accounts.c.status == ViewedAccountStatus.OPEN.value
+                )
+                .order_by(view_accounts.c.account_number)
+            )
+            return [_account(r) for r in rows]
+
+    async def standing(self, customer_id: str) -> CustomerStanding | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(customer_standings).where(customer_standings.c.customer_id == customer_id))
+            ).first()
+        return None if row is None else CustomerStanding(row.customer_id, CustomerStatus(row.status), row.version)
+
+    async def is_revoked(self, session_id: str, member_id: str, issued_at: datetime) -> bool:
+        query = select(
+            or_(
+                exists().where(revoked_sessions.c.session_id == session_id),
+                exists().where(
+                    and_(member_revocations.c.member_id == member_id, member_revocations.c.revoked_before >= issued_at)
+                ),
+            )
+        )
+        async with self._engine.connect() as conn:
+            return bool((await conn.execute(query)).scalar())
+
+    async def caught_up_at(self) -> datetime | None:
+        async with self._engine.connect() as conn:
+            return (
+                await conn.execute(
+                    select(projection_status.c.caught_up_at).where(projection_status.c.name == PROJECTION)
+                )
+            ).scalar()

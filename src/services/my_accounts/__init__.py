@@ -1,0 +1,1 @@
+"""The my_accounts service: `python -m services.my_accounts [serve|projector]`."""

@@ -1,0 +1,91 @@
+"""Wiring of the my_accounts service: the public MyAccountsService, the internal AccountsSnapshotService on
+its own port, and the projector (a consumer of customer, member and account events) in-process or alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.common.logging import configure_logging
+from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer
+from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
+from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
+from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
+from adapters.outbound.sqlalchemy import my_accounts as tables
+from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.uow import Storage
+from domain.my_accounts.handlers import MyAccountsQueries, Projector
+from domain.shared.clock import Clock, SystemClock
+from services.my_accounts.settings import MyAccountsSettings
+from services.runtime.roles import consumer_loop, open_database, retry_until_done
+
+
+@dataclass
+class MyAccountsService:
+    settings: MyAccountsSettings
+    storage: Storage
+    reader_engine: AsyncEngine
+    queries: MyAccountsQueries
+    tokens: RemoteJwksVerifier
+    clock: Clock
+
+
+def bootstrap(config: MyAccountsSettings, *, clock: Clock | None = None) -> MyAccountsService:
+    clock = clock or SystemClock()
+    common = config.common
+    storage = Storage(create_engine(common.database_url), None, tables.inbox, None, clock)
+    reader = create_engine(common.database_url, writer=False)
+    tokens = RemoteJwksVerifier(config.jwks_url, issuer=config.jwt_issuer, audience=config.jwt_audience)
+    queries = MyAccountsQueries(tables.SqlViewReader(reader), tokens, clock, config.stale_after)
+    return MyAccountsService(config, storage, reader, queries, tokens, clock)
+
+
+def projector_loop(service: MyAccountsService) -> Callable[[asyncio.Event], Awaitable[None]]:
+    storage = service.storage
+
+    async def caught_up() -> None:
+        await tables.mark_caught_up(storage.engine, service.clock.now())
+
+    return consumer_loop(
+        service.settings.common,
+        service.settings.common.consumer_group_id,
+        TOPICS,
+        projection_routes(Projector()),
+        lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
+        on_caught_up=caught_up,
+    )
+
+
+async def serve(config: MyAccountsSettings) -> None:
+    common = config.common
+    configure_logging(common.service, common.log_level)
+    service = bootstrap(config)
+    options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
+    public = GrpcServer([my_accounts_servicer(service.queries)], options)
+    internal = GrpcServer(
+        [accounts_snapshot_servicer(service.queries)],
+        ServerOptions(common.grpc_host, config.internal_port, common.grace_seconds, common.drain_delay_seconds),
+    )
+
+    async def ready() -> None:
+        await open_database(service.storage.engine, tables.metadata)
+        await retry_until_done("fetching the member service's JWKS", service.tokens.load)
+
+    background = [service.tokens.run]
+    if config.projector == "inprocess":
+        background.append(projector_loop(service))
+    await run_until_stopped([public, internal], ready, background, stop_signal())
+    await service.storage.engine.dispose()
+    await service.reader_engine.dispose()
+
+
+async def project(config: MyAccountsSettings) -> None:
+    """The projector alone (so it can be scaled, killed and restarted apart from the API)."""
+    configure_logging(f"{config.common.service}-projector", config.common.log_level)
+    service = bootstrap(config)
+    await open_database(service.storage.engine, tables.metadata)
+    await projector_loop(service)(stop_signal())
+    await service.storage.engine.dispose()

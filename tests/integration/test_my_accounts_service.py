@@ -1,0 +1,196 @@
+"""The my_accounts view as operators run it, fed by real Kafka events: it answers from the view alone with
+`as_of` and sequences, applies only newer changes, refuses tokens it should refuse, serves the snapshot
+member asks for at login, sends poison to the DLQ, and a new consumer group rebuilds the same view."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+from confluent_kafka import Producer
+
+from adapters.common.protobuf import timestamp
+from adapters.inbound.kafka.runner import dlq_topic
+from bank.account.v1 import events_pb2 as account_pb
+from bank.customer.v1 import customer_service_pb2 as customer_msgs
+from bank.member.v1 import member_pb2
+from bank.member.v1 import member_service_pb2 as member_msgs
+from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
+from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
+from tests.conftest import free_port
+from tests.integration.kafka_tools import read_records
+from tests.integration.test_member_service import System, eventually
+
+pytestmark = pytest.mark.kafka
+ACCOUNT_TOPIC = "bank.account.events.v1"
+
+
+class ViewSystem(System):
+    """customer + member + my_accounts, and an account event producer standing in for the account service."""
+
+    def __init__(self, service_factory, kafka: str) -> None:  # type: ignore[no-untyped-def]
+        self.internal_port = free_port()
+        super().__init__(service_factory, MY_ACCOUNTS_ADDR=f"127.0.0.1:{self.internal_port}", BREAKER_THRESHOLD="2")
+        rest = self.member_service.env["MEMBER_REST_PORT"]
+        self.view_service = service_factory(
+            "my_accounts",
+            MY_ACCOUNTS_INTERNAL_PORT=str(self.internal_port),
+            MEMBER_JWKS_URL=f"http://127.0.0.1:{rest}/.well-known/jwks.json",
+        )
+        self.view_service.start()
+        self.view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(self.view_service.address))
+        self.producer = Producer({"bootstrap.servers": kafka, "enable.idempotence": True, "acks": "all"})
+        self.kafka = kafka
+
+    def publish(self, customer_id: str, event, ce_id: str | None = None, payload: bytes | None = None) -> str:  # type: ignore[no-untyped-def]
+        ce_id = ce_id or str(uuid.uuid4())
+        headers = {"ce_id": ce_id, "ce_type": event.DESCRIPTOR.full_name, "ce_specversion": "1.0"}
+        value = payload if payload is not None else event.SerializeToString()
+        self.producer.produce(ACCOUNT_TOPIC, key=customer_id.encode(), value=value, headers=list(headers.items()))
+        assert self.producer.flush(10) == 0
+        return ce_id
+
+    def list(self, token: str, timeout: float = 5, **fields) -> msgs.ListMyAccountsResponse:  # type: ignore[no-untyped-def]
+        return self.view.ListMyAccounts(
+            msgs.ListMyAccountsRequest(**fields), metadata=[("authorization", f"Bearer {token}")], timeout=timeout
+        )
+
+
+def account_number() -> str:
+    """A number no other test (or earlier run on the same broker) has used."""
+    return "110" + str(uuid.uuid4().int)[:11]
+
+
+def at(second: int) -> datetime:
+    return datetime(2026, 11, 26, 9, 0, second, tzinfo=UTC)
+
+
+def opened(customer_id: str, number: str) -> account_pb.AccountOpened:
+    return account_pb.AccountOpened(
+        account_number=number, customer_id=customer_id, product_code="SAVINGS", sequence=1, occurred_at=timestamp(at(0))
+    )
+
+
+def changed(customer_id: str, number: str, balance: int, sequence: int) -> account_pb.BalanceChanged:
+    return account_pb.BalanceChanged(
+        account_number=number,
+        customer_id=customer_id,
+        balance=balance,
+        delta=0,
+        sequence=sequence,
+        kind=account_pb.BALANCE_CHANGE_KIND_DEPOSIT,
+        occurred_at=timestamp(at(sequence)),
+    )
+
+
+def test_the_view_answers_from_events_and_applies_only_newer_changes(service_factory, kafka: str) -> None:
+    system = ViewSystem(service_factory, kafka)
+    customer_id = system.register()
+    system.enroll(customer_id, "viewer01")
+    token = system.login("viewer01").access_token
+    a, b = sorted([account_number(), account_number()])
+    system.publish(customer_id, opened(customer_id, a))
+    system.publish(customer_id, opened(customer_id, b))
+    system.publish(customer_id, changed(customer_id, a, 5_000, 2))
+    duplicate = system.publish(customer_id, changed(customer_id, a, 12_000, 3))
+    system.publish(customer_id, changed(customer_id, a, 12_000, 3), ce_id=duplicate)  # the relay published it twice
+    system.publish(customer_id, changed(customer_id, a, 5_000, 2))  # a late replay of an older change: ignored
+
+    def shows_the_latest() -> None:
+        response = system.list(token, account_number=a, min_sequence=3)
+        assert [(x.account_number, x.balance, x.sequence) for x in response.accounts] == [(a, 12_000, 3), (b, 0, 1)]
+        assert response.min_sequence_reached
+        assert response.accounts[0].as_of.ToDatetime(tzinfo=UTC) == at(3)
+
+    eventually(shows_the_latest)
+    eventually(lambda: assert_fresh(system.list(token)))
+    response = system.list(token, account_number=a, min_sequence=4)
+    assert not response.min_sequence_reached and response.HasField("view_as_of")
+
+    login = system.login("viewer01")  # the snapshot at login comes from the view, over the internal port
+    assert login.accounts_state == member_pb2.ACCOUNTS_SNAPSHOT_STATE_FRESH
+    assert [(x.account_number, x.balance) for x in login.accounts] == [(a, 12_000), (b, 0)]
+
+
+def test_tokens_are_refused_when_they_should_be(service_factory, kafka: str) -> None:
+    system = ViewSystem(service_factory, kafka)
+    customer_id = system.register()
+    system.enroll(customer_id, "viewer02")
+    first, second = system.login("viewer02"), system.login("viewer02")
+    system.list(first.access_token)
+    for bad in ["", "not.a.jwt", first.access_token + "x", first.refresh_token]:
+        with pytest.raises(grpc.RpcError) as refused:
+            system.list(bad)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as refused:  # no authorization header at all
+        system.view.ListMyAccounts(msgs.ListMyAccountsRequest(), timeout=5)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    # Logout revokes the session: the view refuses its token once the SessionsRevoked event arrives.
+    system.members.Logout(
+        member_msgs.LogoutRequest(), metadata=[("authorization", f"Bearer {first.access_token}")], timeout=5
+    )
+    eventually(lambda: system.refused(system.list, first.access_token), timeout=10)
+    system.list(second.access_token)  # another session of the same member is untouched
+
+    system.customers.TerminateCustomer(customer_msgs.TerminateCustomerRequest(customer_id=customer_id), timeout=5)
+    eventually(lambda: system.refused(system.list, second.access_token), timeout=10)
+
+
+def test_login_survives_my_accounts_going_down(service_factory, kafka: str) -> None:
+    system = ViewSystem(service_factory, kafka)
+    customer_id = system.register()
+    system.enroll(customer_id, "viewer03")
+    token = system.login("viewer03").access_token
+    eventually(lambda: assert_fresh(system.list(token)))  # a new view replays the topics first: STALE until then
+    assert system.login("viewer03").accounts_state == member_pb2.ACCOUNTS_SNAPSHOT_STATE_FRESH
+    system.view_service.stop()
+    for _ in range(4):  # the breaker opens after 2 failures; every login still succeeds, quickly
+        started = time.monotonic()
+        response = system.login("viewer03")
+        assert response.accounts_state == member_pb2.ACCOUNTS_SNAPSHOT_STATE_UNAVAILABLE and response.access_token
+        assert time.monotonic() - started < 2.0
+
+
+def test_poison_goes_to_the_dlq_and_a_new_group_rebuilds_the_same_view(service_factory, kafka: str) -> None:
+    system = ViewSystem(service_factory, kafka)
+    customer_id = system.register()
+    system.enroll(customer_id, "viewer04")
+    token = system.login("viewer04").access_token
+    number = account_number()
+    system.publish(customer_id, opened(customer_id, number))
+    system.publish(customer_id, changed(customer_id, number, 700, 2), payload=b"\xff\xfe not protobuf")
+    system.publish(customer_id, changed(customer_id, number, 900, 3))
+    eventually(lambda: assert_accounts(system.list(token), [(number, 900, 3)]))
+    group = system.view_service.env["KAFKA_GROUP_ID"]
+    [dead] = read_records(kafka, dlq_topic(ACCOUNT_TOPIC, group), customer_id, expected=1)
+    assert dead.headers["dlq-reason"] == "undecodable-payload"
+
+    rebuilt = service_factory(
+        "my_accounts",
+        MY_ACCOUNTS_INTERNAL_PORT=str(free_port()),
+        MEMBER_JWKS_URL=system.view_service.env["MEMBER_JWKS_URL"],
+        VAR_DIR=system.view_service.env["VAR_DIR"] + "-rebuilt",  # an empty database...
+        KAFKA_GROUP_ID=f"rebuild-{uuid.uuid4().hex[:8]}",  # ...and a new group, from the earliest offset
+    )
+    rebuilt.start()
+    rebuilt_view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(rebuilt.address))
+
+    def same_view() -> None:
+        fresh = rebuilt_view.ListMyAccounts(
+            msgs.ListMyAccountsRequest(), metadata=[("authorization", f"Bearer {token}")], timeout=5
+        )
+        assert list(fresh.accounts) == list(system.list(token).accounts)
+
+    eventually(same_view)
+
+
+def assert_fresh(response: msgs.ListMyAccountsResponse) -> None:
+    assert not response.stale
+
+
+def assert_accounts(response: msgs.ListMyAccountsResponse, expected: list[tuple[str, int, int]]) -> None:
+    assert [(a.account_number, a.balance, a.sequence) for a in response.accounts] == expected
