@@ -14,6 +14,8 @@ buf format --diff --exit-code
 buf breaking --against proto/published.tar.gz
 step "generated stubs are up to date"
 python scripts/gen_protos.py --check
+step "gateway: deploy/envoy is up to date and envoy --mode validate accepts it"
+python scripts/gen_envoy.py --check --validate
 step "ruff"
 ruff check .
 ruff format --check .

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -71,12 +71,14 @@ class ServiceProcess:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen | None = None
+    spawned: list[subprocess.Popen] = field(default_factory=list)  # every process of any role, for teardown
 
     def start(self, role: str = "serve", wait: bool = True) -> subprocess.Popen:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
             [sys.executable, "-m", f"services.{self.name}", role], env=self.env, stdout=log, stderr=log, cwd=ROOT
         )
+        self.spawned.append(process)
         if role == "serve":
             self.process = process
             if wait:
@@ -89,12 +91,31 @@ class ServiceProcess:
             self.process.wait(timeout=30)
         self.process = None
 
+    def stop_everything(self) -> None:
+        """Teardown: every process this service ever spawned, whatever its role, gracefully or not."""
+        self.stop()
+        for process in self.spawned:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
-def service_factory(tmp_path: Path, kafka: str) -> Iterator:
+def topic_prefix() -> str:
+    """This test's own topic namespace (KAFKA_TOPIC_PREFIX): a new consumer group then replays only this
+    test's events, not every earlier test's history on the shared broker."""
+    return f"t{uuid.uuid4().hex[:10]}."
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
     started: list[tuple[ServiceProcess, list[subprocess.Popen]]] = []
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
@@ -105,7 +126,9 @@ def service_factory(tmp_path: Path, kafka: str) -> Iterator:
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             "SHUTDOWN_GRACE_SECONDS": "2",
-            "KAFKA_GROUP_ID": f"{name}-{uuid.uuid4().hex[:8]}",  # a fresh group: history from other tests stays out
+            "KAFKA_TOPIC_PREFIX": topic_prefix,
+            # a fresh consumer group: other tests' progress on the shared topics stays out
+            f"{name.upper()}_KAFKA_GROUP_ID": f"{name}-{uuid.uuid4().hex[:8]}",
             **extra_env,
         }
         service = ServiceProcess(name, f"127.0.0.1:{port}", env, tmp_path / f"{name}.log")
@@ -114,4 +137,4 @@ def service_factory(tmp_path: Path, kafka: str) -> Iterator:
 
     yield make
     for service, _ in started:
-        service.stop()
+        service.stop_everything()

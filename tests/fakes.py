@@ -310,3 +310,140 @@ class FakeMemberUnitOfWork:
         self._recorded = []
         self.store.standings.update(copy.deepcopy(self._standings))
         self.store.processed |= self.inbox.pending
+
+
+# -- account context --------------------------------------------------------------------------------------
+
+from domain.account.model import Account  # noqa: E402
+from domain.account.ports import IdempotencyRecord  # noqa: E402
+from domain.shared.errors import FailedPrecondition  # noqa: E402
+
+
+class FakeAccessTokenVerifier:
+    """Tokens are readable strings mapped to claims; expired or unknown ones are InvalidToken."""
+
+    lifetime = timedelta(minutes=5)
+
+    def __init__(self) -> None:
+        self.claims: dict[str, AccessClaims] = {}
+
+    def issue(self, customer_id: str, now: datetime) -> str:
+        token = f"token-{len(self.claims) + 1}"
+        self.claims[token] = AccessClaims(
+            customer_id, f"member-{token}", f"sid-{token}", token, now, now + self.lifetime
+        )
+        return token
+
+    def verify(self, token: str, now: datetime) -> AccessClaims:
+        claims = self.claims.get(token)
+        if claims is None or now >= claims.expires_at:
+            raise InvalidToken()
+        return claims
+
+
+class FakeAccountStore(FakeStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.accounts: dict[str, Account] = {}
+        self.idempotency: dict[tuple[str, str], IdempotencyRecord] = {}
+        self.standings: dict[str, CustomerStanding] = {}
+        self.loads: list[str] = []  # account numbers in the order units of work loaded them (lock order)
+
+
+class _FakeAccounts:
+    """An identity map over copies of the stored accounts; each remembers the version it was loaded with."""
+
+    def __init__(self, store: FakeAccountStore) -> None:
+        self._store = store
+        self.added: list[Account] = []
+        self.loaded: dict[str, tuple[Account, int]] = {}
+
+    async def add(self, account: Account) -> None:
+        self.added.append(account)
+
+    async def get(self, account_number: str) -> Account | None:
+        self._store.loads.append(account_number)
+        if account_number not in self.loaded:
+            stored = self._store.accounts.get(account_number)
+            if stored is None:
+                return None
+            self.loaded[account_number] = (copy.deepcopy(stored), stored.version)
+        return self.loaded[account_number][0]
+
+
+class _FakeIdempotency:
+    def __init__(self, store: FakeAccountStore) -> None:
+        self._store = store
+        self.pending: dict[tuple[str, str], IdempotencyRecord] = {}
+
+    async def get(self, customer_id: str, key: str) -> IdempotencyRecord | None:
+        return self.pending.get((customer_id, key)) or self._store.idempotency.get((customer_id, key))
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        if await self.get(record.customer_id, record.key) is not None:
+            raise AlreadyExists("already exists")  # as the primary key
+        self.pending[(record.customer_id, record.key)] = record
+
+
+class FakeAccountUnitOfWork:
+    def __init__(self, store: FakeAccountStore) -> None:
+        self.store = store
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        self.accounts = _FakeAccounts(self.store)
+        self.idempotency = _FakeIdempotency(self.store)
+        self._standings: dict[str, CustomerStanding] = {}
+        self.customers = _FakeStandings(self._standings, self.store)  # type: ignore[arg-type]
+        self.inbox = FakeInbox(self.store.processed)
+        self._recorded: list[DomainEvent] = []
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        pass  # uncommitted work is simply dropped
+
+    def record(self, *events: DomainEvent) -> None:
+        self._recorded.extend(events)
+
+    async def commit(self) -> None:
+        # Every check first, as the database's constraints would: a refused commit stores nothing.
+        taken = set(self.store.accounts)
+        for account in self.accounts.added:
+            if account.account_number in taken:
+                raise AlreadyExists("already exists")
+            taken.add(account.account_number)
+        for number, (account, loaded_version) in self.accounts.loaded.items():
+            if account.version != loaded_version and self.store.accounts[number].version != loaded_version:
+                raise FailedPrecondition("changed by another request at the same time; try again")
+        for account in [*self.accounts.added, *(a for a, _ in self.accounts.loaded.values())]:
+            self.store.outbox.extend(account.take_events())
+            self.store.accounts[account.account_number] = copy.deepcopy(account)
+        self.store.outbox.extend(self._recorded)
+        self._recorded = []
+        self.store.idempotency.update(self.idempotency.pending)
+        self.store.standings.update(copy.deepcopy(self._standings))
+        self.store.processed |= self.inbox.pending
+        self.committed = True
+
+
+# -- operator tokens --------------------------------------------------------------------------------------
+
+from domain.shared.tokens import OperatorClaims  # noqa: E402
+
+
+class FakeOperatorVerifier:
+    """Operator tokens are readable strings mapped to claims; expired or unknown ones are InvalidToken."""
+
+    def __init__(self) -> None:
+        self.claims: dict[str, OperatorClaims] = {}
+
+    def issue(self, operator: str, expires_at: datetime) -> str:
+        token = f"operator-token-{len(self.claims) + 1}"
+        self.claims[token] = OperatorClaims(operator, f"jti-{token}", expires_at)
+        return token
+
+    def verify(self, token: str, now: datetime) -> OperatorClaims:
+        claims = self.claims.get(token)
+        if claims is None or now >= claims.expires_at:
+            raise InvalidToken()
+        return claims

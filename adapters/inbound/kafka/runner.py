@@ -91,7 +91,9 @@ class KafkaConsumerRunner:
         self.skipped = 0  # events of types this service does not handle
 
     async def run(self, stop: asyncio.Event) -> None:
-        self._consumer.subscribe(self._topics)
+        self._consumer.subscribe(
+            self._topics, on_assign=_log_assignment("assigned"), on_revoke=_log_assignment("revoked")
+        )
         try:
             while not stop.is_set():
                 records = await asyncio.to_thread(self._consumer.consume, self._batch_size, self._poll_timeout)
@@ -99,11 +101,14 @@ class KafkaConsumerRunner:
                     if record.error() is not None:
                         log.warning("consumer error: %s", record.error().name())
                 valid = [r for r in records if r.error() is None]
-                processed: dict[tuple[str, int], int] = {}
-                if valid and await self._apply_batch(valid):
-                    processed = {(r.topic(), r.partition()): r.offset() + 1 for r in valid}
-                else:  # one by one: isolates a failing record (retries, DLQ) and waits out a database outage
+                processed = {(r.topic(), r.partition()): r.offset() + 1 for r in valid}
+                careful = await self._apply_batch(valid, stop) if valid else []
+                if careful:  # one by one: isolates a failing record (retries, DLQ) and waits out a database outage
+                    processed = {}
                     for record in valid:
+                        if record not in careful:
+                            processed[(record.topic(), record.partition())] = record.offset() + 1
+                            continue
                         if not await self._process(record, stop):
                             break  # stopping while the database is down: leave the rest uncommitted
                         processed[(record.topic(), record.partition())] = record.offset() + 1
@@ -114,18 +119,22 @@ class KafkaConsumerRunner:
         finally:
             await asyncio.to_thread(self._consumer.close)
 
-    async def _apply_batch(self, records: list[Message]) -> bool:
-        """The fast path: the whole batch in one transaction (one commit instead of one per record). False
-        if anything in it needs the careful path: a poison record, a failing handler, a database outage."""
+    async def _apply_batch(self, records: list[Message], stop: asyncio.Event) -> list[Message]:
+        """The fast path: the whole batch in one transaction (one commit instead of one per record); poison
+        goes to the DLQ on the way. Returns the records that need the careful path instead (none if all is
+        well; all but the dead-lettered ones after a failing handler or a database outage)."""
         decoded: list[tuple[str, Route, Any, str | None]] = []
+        dead: list[Message] = []
         for record in records:
             headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
             if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
-                continue  # skipped below as well, one by one, if the batch falls back
+                continue  # a type this service does not follow
             try:
                 decoded.append((*self._decode(record, headers), headers.get("correlation-id")))
-            except PoisonMessage:
-                return False
+            except PoisonMessage as poison:
+                if not await self._dead_letter(record, poison.reason, stop):
+                    return [r for r in records if r not in dead]  # stopping: the careful path stops too
+                dead.append(record)
         applied = 0
         try:
             async with self._uow() as tx:
@@ -137,10 +146,10 @@ class KafkaConsumerRunner:
                 await tx.commit()
         except Exception:  # noqa: BLE001 - retried record by record, where each failure is handled properly
             log.info("batch of %d records not applied at once; applying them one by one", len(records))
-            return False
+            return [r for r in records if r not in dead]
         self.applied += applied
-        self.skipped += len(records) - len(decoded)
-        return True
+        self.skipped += len(records) - len(decoded) - len(dead)
+        return []
 
     async def _report_caught_up(self) -> None:
         """Tell `on_caught_up` (at most every `caught_up_interval`) when every assigned partition has been
@@ -235,6 +244,14 @@ class KafkaConsumerRunner:
             log.warning("DLQ did not acknowledge; retrying")
             await asyncio.sleep(random.uniform(0.1, 1.0))
         return False
+
+
+def _log_assignment(what: str) -> Callable[[Consumer, list[TopicPartition]], None]:
+    def log_it(_consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        names = sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
+        log.info("partitions %s: %s", what, ", ".join(names) or "none")
+
+    return log_it
 
 
 def dlq_topic(topic: str, group_id: str) -> str:

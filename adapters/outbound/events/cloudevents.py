@@ -32,6 +32,10 @@ class EventEncoder:
         self._source = source
         self._translators = translators
 
+    def with_topic_prefix(self, prefix: str) -> EventEncoder:
+        """The same encoder publishing to `prefix` + its topic (see KAFKA_TOPIC_PREFIX)."""
+        return EventEncoder(prefix + self._topic, self._source, self._translators)
+
     def encode(self, event: DomainEvent) -> OutgoingMessage:
         message = self._translators[type(event)](event)
         ce_type = message.DESCRIPTOR.full_name

@@ -17,6 +17,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from adapters.outbound.sqlalchemy.engine import begin_write
 from domain.shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class KafkaOutboxRelay:
             self._produce(row, on_delivery(row.position))
         remaining = await asyncio.to_thread(self._producer.flush, self._flush_timeout)
         if delivered:
-            async with self._engine.begin() as conn:
+            async with begin_write(self._engine) as conn:
                 await conn.execute(
                     update(self._outbox).where(self._outbox.c.position.in_(delivered)).values(sent_at=self._clock.now())
                 )

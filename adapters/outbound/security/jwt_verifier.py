@@ -1,22 +1,28 @@
 """Verification of ES256 access tokens (RFC 9068) against a JWKS of public keys, following RFC 8725.
 
-The one verifier of the system: the member service uses it (through JwtTokenService) with its own JWKS, the
-my_accounts service with the JWKS fetched from the member service. Every refusal is the one InvalidToken;
-PyJWT's messages (which may quote the token) are never passed on.
+The one verifier of the system, for every kind of token: the member service uses it (through JwtTokenService)
+with its own JWKS, the my_accounts and account services with the JWKS fetched from the member service, and
+the customer and member services, with the operator profile, for operator tokens (operator_tokens.py). A
+TokenProfile says what differs between kinds: the claims a kind must carry beside the common ones, extra
+checks of their values, and what a verified token becomes (AccessClaims, OperatorClaims). Everything else is
+this one code path. Every refusal is the one InvalidToken; PyJWT's messages (which may quote the token) are
+never passed on.
 
 Checks: at most 3 segments and 4 KiB; header has only alg/typ/kid (so no jku/jwk/x5u/crit), alg is ES256
 (pinned, never taken from the token), typ is exactly "at+jwt", kid names a key of the JWKS; signature;
-iss and aud (a single string) equal the configured ones; sub, member_id, sid, jti are non-empty strings;
-iat, nbf, exp are integers; exp - iat is positive and at most the configured maximum lifetime; and against
-the caller's `now`, with a leeway of at most 5 s: not expired, not before nbf, not issued in the future."""
+iss and aud (a single string) equal the configured ones; sub, jti and the profile's own claims (member
+access tokens: member_id, sid) are non-empty strings; iat, nbf, exp are integers; exp - iat is positive and
+at most the configured maximum lifetime; and against the caller's `now`, with a leeway of at most 5 s: not
+expired, not before nbf, not issued in the future; then the profile's own checks."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -29,10 +35,77 @@ ACCESS_JWT_TYP = "at+jwt"  # RFC 9068 §2.1: the header typ of a JWT access toke
 MAX_TOKEN_CHARS = 4096
 MAX_LEEWAY_SECONDS = 5
 _HEADER_NAMES = frozenset({"alg", "typ", "kid"})
-_REQUIRED_CLAIMS = ["iss", "aud", "sub", "member_id", "sid", "jti", "iat", "nbf", "exp"]
+_COMMON_STRING_CLAIMS = ("sub", "jti")
+_TIME_CLAIMS = ("iat", "nbf", "exp")
+
+T = TypeVar("T")
 
 
-class JwksTokenVerifier:
+def _no_more_checks(claims: Mapping[str, Any]) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class TokenProfile(Generic[T]):
+    """One kind of token. `string_claims`: the non-empty string claims it needs beside sub and jti; `valid`:
+    further checks of the claim values (False refuses the token); `result`: the verified claims as the
+    domain's type. The registered claims (iss, aud, sub, jti, iat, nbf, exp) are checked alike for every kind."""
+
+    name: str
+    string_claims: tuple[str, ...]
+    result: Callable[[Mapping[str, Any]], T]
+    valid: Callable[[Mapping[str, Any]], bool] = _no_more_checks
+
+    @property
+    def required_claims(self) -> list[str]:
+        return ["iss", "aud", *_COMMON_STRING_CLAIMS, *self.string_claims, *_TIME_CLAIMS]
+
+    @property
+    def all_string_claims(self) -> tuple[str, ...]:
+        return (*_COMMON_STRING_CLAIMS, *self.string_claims)
+
+
+def _access_claims(claims: Mapping[str, Any]) -> AccessClaims:
+    return AccessClaims(
+        customer_id=claims["sub"],
+        member_id=claims["member_id"],
+        session_id=claims["sid"],
+        token_id=claims["jti"],
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )
+
+
+# A banking member's access token (issued by jwt_tokens.JwtTokenService): sub is the customer id.
+MEMBER_ACCESS: TokenProfile[AccessClaims] = TokenProfile("member access token", ("member_id", "sid"), _access_claims)
+
+
+class JwksTokenVerifier(Generic[T]):
+    """Verifies one kind of token (the profile; member access tokens unless told) against a JWKS."""
+
+    @overload
+    def __init__(
+        self: JwksTokenVerifier[AccessClaims],
+        jwks: Mapping[str, Any],
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = ...,
+        max_lifetime_seconds: int = ...,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        jwks: Mapping[str, Any],
+        *,
+        issuer: str,
+        audience: str,
+        leeway_seconds: int = ...,
+        max_lifetime_seconds: int = ...,
+        profile: TokenProfile[T],
+    ) -> None: ...
+
     def __init__(
         self,
         jwks: Mapping[str, Any],
@@ -41,6 +114,7 @@ class JwksTokenVerifier:
         audience: str,
         leeway_seconds: int = MAX_LEEWAY_SECONDS,
         max_lifetime_seconds: int = 900,
+        profile: TokenProfile[Any] = MEMBER_ACCESS,
     ) -> None:
         if not 0 <= leeway_seconds <= MAX_LEEWAY_SECONDS:
             raise ValueError(f"leeway must be 0 to {MAX_LEEWAY_SECONDS} seconds")
@@ -50,13 +124,14 @@ class JwksTokenVerifier:
         self.audience = audience
         self.leeway_seconds = leeway_seconds
         self.max_lifetime_seconds = max_lifetime_seconds
+        self.profile: TokenProfile[T] = profile
         self._keys = public_keys_from_jwks(jwks)
 
     @property
     def kids(self) -> frozenset[str]:
         return frozenset(self._keys)
 
-    def with_jwks(self, jwks: Mapping[str, Any]) -> JwksTokenVerifier:
+    def with_jwks(self, jwks: Mapping[str, Any]) -> JwksTokenVerifier[T]:
         """The same policy with a fresh key set (after a JWKS refresh, for key rotation)."""
         return JwksTokenVerifier(
             jwks,
@@ -64,10 +139,11 @@ class JwksTokenVerifier:
             audience=self.audience,
             leeway_seconds=self.leeway_seconds,
             max_lifetime_seconds=self.max_lifetime_seconds,
+            profile=self.profile,
         )
 
-    def verify(self, token: str, now: datetime) -> AccessClaims:
-        """The claims of a valid access token at `now`; InvalidToken for anything else."""
+    def verify(self, token: str, now: datetime) -> T:
+        """The claims of a valid token of this kind at `now`; InvalidToken for anything else."""
         if now.tzinfo is None:
             # A programming error, not a bad token: a naive time would be read as local time.
             raise ValueError("now must be timezone-aware")
@@ -76,7 +152,7 @@ class JwksTokenVerifier:
         except (jwt.PyJWTError, ValueError, TypeError, OverflowError):
             raise InvalidToken() from None
 
-    def _verify(self, token: str, now: float) -> AccessClaims:
+    def _verify(self, token: str, now: float) -> T:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise InvalidToken()
         header = jwt.get_unverified_header(token)
@@ -97,7 +173,7 @@ class JwksTokenVerifier:
             audience=self.audience,
             # Time claims are checked below against the caller's `now` (PyJWT only knows the wall clock).
             options={
-                "require": _REQUIRED_CLAIMS,
+                "require": self.profile.required_claims,
                 "strict_aud": True,
                 "verify_exp": False,
                 "verify_nbf": False,
@@ -105,17 +181,10 @@ class JwksTokenVerifier:
             },
         )
         self._check_claims(claims, now)
-        return AccessClaims(
-            customer_id=claims["sub"],
-            member_id=claims["member_id"],
-            session_id=claims["sid"],
-            token_id=claims["jti"],
-            issued_at=datetime.fromtimestamp(claims["iat"], UTC),
-            expires_at=datetime.fromtimestamp(claims["exp"], UTC),
-        )
+        return self.profile.result(claims)
 
     def _check_claims(self, claims: dict[str, Any], now: float) -> None:
-        if not all(isinstance(claims[name], str) and claims[name] for name in ("sub", "member_id", "sid", "jti")):
+        if not all(isinstance(claims[name], str) and claims[name] for name in self.profile.all_string_claims):
             raise InvalidToken()
         # bool is an int in Python; `true` is not a time.
         iat, nbf, exp = (claims[name] for name in ("iat", "nbf", "exp"))
@@ -125,6 +194,8 @@ class JwksTokenVerifier:
         if not 0 < exp - iat <= self.max_lifetime_seconds:
             raise InvalidToken()
         if now >= exp + leeway or nbf > now + leeway or iat > now + leeway:
+            raise InvalidToken()
+        if not self.profile.valid(claims):
             raise InvalidToken()
 
 

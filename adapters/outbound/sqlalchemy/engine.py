@@ -7,12 +7,16 @@ before either writes; with it, SQLite serializes them, which is what money needs
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngine:
@@ -41,3 +45,26 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
     return engine
+
+
+_write_locks: weakref.WeakKeyDictionary[AsyncEngine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@contextlib.asynccontextmanager
+async def write_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Wait for this process's turn to write. SQLite has one writer at a time; without a queue here, every
+    waiting transaction polls inside SQLite's busy handler, which sleeps in steps of up to 100 ms. Other
+    databases need no such queue."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    lock = _write_locks.setdefault(engine, asyncio.Lock())
+    async with lock:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def begin_write(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """`engine.begin()`, in this process's write turn."""
+    async with write_turn(engine), engine.begin() as conn:
+        yield conn

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.outbound.sqlalchemy.engine import begin_write
 from adapters.outbound.sqlalchemy.outbox import inbox_table
 from adapters.outbound.sqlalchemy.standings import SqlAlchemyCustomerStandings, standings_table
 from adapters.outbound.sqlalchemy.types import UtcTimestamp
@@ -131,7 +132,7 @@ class SqlAlchemyProjectionUnitOfWork(SqlAlchemyUnitOfWork):
 
 async def mark_caught_up(engine: AsyncEngine, at: datetime) -> None:
     """Record that the projector has applied everything published up to `at`."""
-    async with engine.begin() as conn:
+    async with begin_write(engine) as conn:
         await conn.execute(_upsert(conn, projection_status, {"name": PROJECTION, "caught_up_at": at}, ["name"]))
 
 

@@ -5,6 +5,7 @@ DependencyUnavailable, with the driver's text kept out of the message."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.outbound.events.cloudevents import EventEncoder
+from adapters.outbound.sqlalchemy.engine import write_turn
 from adapters.outbound.sqlalchemy.outbox import record_in_inbox, write_outbox
 from domain.shared.aggregate import Aggregate
 from domain.shared.clock import Clock
@@ -59,6 +61,7 @@ class SqlAlchemyUnitOfWork:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
+        self._turn: contextlib.AbstractAsyncContextManager[None] | None = None
         self._conn: AsyncConnection | None = None
         self._repositories: list[TrackingRepository] = []
         self._recorded: list[DomainEvent] = []
@@ -72,6 +75,8 @@ class SqlAlchemyUnitOfWork:
         return self._conn
 
     async def __aenter__(self) -> Self:
+        self._turn = write_turn(self._storage.engine)
+        await self._turn.__aenter__()
         try:
             self._conn = await self._storage.engine.connect()
             await self._conn.begin()
@@ -89,11 +94,15 @@ class SqlAlchemyUnitOfWork:
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
+        turn, self._turn = self._turn, None
+        try:
+            if conn is not None:
                 await conn.close()  # rolls back whatever was not committed
-            except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
-                log.warning("closing a database connection failed", exc_info=False)
+        except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
+            log.warning("closing a database connection failed", exc_info=False)
+        finally:
+            if turn is not None:
+                await turn.__aexit__(None, None, None)
 
     def record(self, *events: DomainEvent) -> None:
         self._recorded.extend(events)

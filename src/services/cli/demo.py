@@ -1,7 +1,9 @@
 """`bank demo`: a customer's lifecycle and its banking member's logins through the public gRPC APIs only,
 then the events of both read back from Kafka. Each answer is checked, so the demo doubles as a smoke test
 (non-zero exit on any surprise). The member service learns of the customer's status changes from Kafka, so
-the steps that depend on it retry (bounded) until it has. No password and no whole token is ever printed."""
+the steps that depend on it retry (bounded) until it has. The operator RPCs (the customer lifecycle,
+EnrollMember) carry an operator token the CLI signs; the demo also shows that a member's own access token
+cannot call them. No password and no whole token is ever printed."""
 
 from __future__ import annotations
 
@@ -42,6 +44,10 @@ WORDS = (
     "thunder", "willow", "orbit", "pepper", "glacier", "bamboo", "falcon", "ember",
 )  # fmt: skip
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+# The RPCs only an operator may call: the demo sends its operator token with these and no others.
+OPERATOR_RPCS = frozenset(
+    {"RegisterCustomer", "GetCustomer", "SuspendCustomer", "ReinstateCustomer", "TerminateCustomer", "EnrollMember"}
+)
 T = TypeVar("T")
 
 
@@ -109,9 +115,11 @@ class Demo:
         console: Console,
         rpc_timeout: float,
         event_timeout: float,
+        operator_token: str,
         settle_timeout: float = SETTLE_TIMEOUT,
     ):
         self.console = console
+        self.operator_token = operator_token
         self.bootstrap = bootstrap
         self.rpc_timeout = rpc_timeout
         self.event_timeout = event_timeout
@@ -125,17 +133,23 @@ class Demo:
         self.address = address
         self.member_address = member_address
         self.password = " ".join(secrets.choice(WORDS) for _ in range(5))  # never printed
+        self.access_token = ""  # the first login's, for the step showing it cannot call operator RPCs
         self.logins_answered = 0  # each answered Login of our member publishes exactly one member event
         self.attempts = 0  # how many tries the last `until` took
 
     # -- calls -------------------------------------------------------------------------------------------
 
+    def metadata(self, method: str) -> list[tuple[str, str]]:
+        """The correlation id, and the operator token for an operator RPC."""
+        metadata = [("x-correlation-id", self.report.correlation_id)]
+        if method in OPERATOR_RPCS:
+            metadata.append(("authorization", f"Bearer {self.operator_token}"))
+        return metadata
+
     def attempt(self, stub: Any, method: str, request: Any) -> tuple[Any, grpc.RpcError | None]:
         """One RPC with a deadline: (response, None) or (None, the error)."""
         try:
-            response = getattr(stub, method)(
-                request, timeout=self.rpc_timeout, metadata=[("x-correlation-id", self.report.correlation_id)]
-            )
+            response = getattr(stub, method)(request, timeout=self.rpc_timeout, metadata=self.metadata(method))
         except grpc.RpcError as exc:
             return None, exc
         return response, None
@@ -230,6 +244,7 @@ class Demo:
         self.enroll(cid)
         banking_id = self.report.banking_id
         first_refresh = self.first_login(banking_id)
+        self.member_token_is_not_an_operators()
         self.wrong_password(banking_id)
 
         self.change("SuspendCustomer", msgs.SuspendCustomerRequest, customer_pb2.CUSTOMER_STATUS_SUSPENDED, 2)
@@ -325,7 +340,35 @@ class Demo:
             access_token_prefix=secret_prefix(response.access_token),
             accounts_state=state,
         )
+        self.access_token = response.access_token
         return response.refresh_token
+
+    def member_token_is_not_an_operators(self) -> None:
+        """An operator RPC called with the member's own access token instead of the operator token."""
+        try:
+            self.members.EnrollMember(
+                member_msgs.EnrollMemberRequest(
+                    customer_id=self.report.customer_id, banking_id="hongother", password=self.password
+                ),
+                timeout=self.rpc_timeout,
+                metadata=[
+                    ("x-correlation-id", self.report.correlation_id),
+                    ("authorization", f"Bearer {self.access_token}"),
+                ],
+            )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
+                raise DemoFailed(
+                    f"EnrollMember with a member's access token: expected PERMISSION_DENIED, got {describe(exc)}"
+                ) from None
+            self.step(
+                "Call the operator RPC EnrollMember with the member's own access token",
+                f"refused: {exc.code().name}: {exc.details()}{reason(exc)} (operator RPCs need an operator token)",
+                code=exc.code().name,
+                message=exc.details(),
+            )
+        else:
+            raise DemoFailed("EnrollMember with a member's access token was accepted; it must be PERMISSION_DENIED")
 
     def wrong_password(self, banking_id: str) -> None:
         wrong = f"{self.password} (not it)"
@@ -408,7 +451,7 @@ class Demo:
             self.stub.ReinstateCustomer(
                 msgs.ReinstateCustomerRequest(customer_id=cid),
                 timeout=self.rpc_timeout,
-                metadata=[("x-correlation-id", self.report.correlation_id)],
+                metadata=self.metadata("ReinstateCustomer"),
             )
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
@@ -607,9 +650,15 @@ def member_detail(ce_type: str, value: bytes) -> str:
 
 
 def run(
-    address: str, member_address: str, bootstrap: str, console: Console, rpc_timeout: float, event_timeout: float
+    address: str,
+    member_address: str,
+    bootstrap: str,
+    console: Console,
+    rpc_timeout: float,
+    event_timeout: float,
+    operator_token: str,
 ) -> tuple[Report, DemoFailed | None]:
-    demo = Demo(address, member_address, bootstrap, console, rpc_timeout, event_timeout)
+    demo = Demo(address, member_address, bootstrap, console, rpc_timeout, event_timeout, operator_token)
     try:
         return demo.run(), None
     except DemoFailed as exc:

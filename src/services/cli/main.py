@@ -1,5 +1,6 @@
 """`bank`: the operator CLI. `bank up` starts Kafka and every service, `bank status` shows what runs,
-`bank demo` walks through the public API, `bank down` stops it all."""
+`bank demo` walks through the public API, `bank down` stops it all, `bank operator-token` prints a token for
+the operator RPCs."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from rich.table import Column, Table
 
 from services.cli import demo as demo_steps
 from services.cli import health, kafka, processes, registry
+from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
 from services.cli.paths import Paths
 from services.cli.registry import SERVICES, ServiceSpec
@@ -292,10 +294,38 @@ def demo(
     # With --json the steps still show, on stderr.
     console = err if json_out else out
     report, failure = demo_steps.run(
-        addresses["customer"], addresses["member"], kafka.bootstrap_servers(), console, rpc_timeout, event_timeout
+        addresses["customer"],
+        addresses["member"],
+        kafka.bootstrap_servers(),
+        console,
+        rpc_timeout,
+        event_timeout,
+        operators.operator_token(paths, "bank-demo"),
     )
     if json_out:
         print_json(report.as_dict(ok=failure is None, error=str(failure) if failure else None))
     if failure is not None:
         raise failure
     console.print("\n[bold green]Demo passed:[/] every answer and event was the expected one.")
+
+
+# ---------------------------------------------------------------------------------------- operator-token
+
+
+@app.command("operator-token")
+@handles_errors
+def operator_token(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Option(help="Operator name (sub), 1-64 of a-z 0-9 . _ -; default: the login name, else 'operator'."),
+    ] = None,
+    ttl: Annotated[int, typer.Option(min=1, max=3600, help="Lifetime in seconds.")] = 900,
+) -> None:
+    """Print a fresh operator token (ES256 JWT, iss bank-operator, aud bank-ops) for the operator RPCs (the
+    customer lifecycle, EnrollMember, UnlockMember), signed with the operator keys of the var directory
+    (made on first use). Only the token goes to stdout: TOKEN=$(bank operator-token)."""
+    paths = get_paths(ctx)
+    token = operators.operator_token(paths, name, ttl)
+    sys.stdout.write(token + "\n")
+    err.print(f"operator token valid {ttl} s; send it as the header 'authorization: Bearer <token>'", highlight=False)

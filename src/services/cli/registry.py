@@ -38,6 +38,7 @@ class ServiceSpec:
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("customer", "services.customer", "CUSTOMER_GRPC_PORT", 50051),
     ServiceSpec("member", "services.member", "MEMBER_GRPC_PORT", 50052),
+    ServiceSpec("account", "services.account", "ACCOUNT_GRPC_PORT", 50053),
     ServiceSpec("my_accounts", "services.my_accounts", "MY_ACCOUNTS_GRPC_PORT", 50054),
 )
 

@@ -1,5 +1,7 @@
 """Wiring of the member service: gRPC (MemberService), REST (JWKS and discovery), the consumer of customer
-events (the customer-status replica), and the outbox relay."""
+events (the customer-status replica), and the outbox relay. EnrollMember and UnlockMember are operators':
+their check is configured by services/runtime/operators.py (OPERATOR_JWKS_FILE); a member's own access
+token, recognized with this service's keys, is PERMISSION_DENIED there."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from starlette.applications import Starlette
 
 from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.member import member_servicer
+from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
@@ -33,6 +36,7 @@ from domain.member.commands import RecordCustomerStatus
 from domain.member.handlers import MemberApplication, Throttles
 from domain.shared.clock import Clock, SystemClock
 from services.member.settings import MemberSettings
+from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import consumer_loop, open_database, relay_loop
 
 
@@ -45,6 +49,8 @@ class MemberService:
     keys: SigningKeys
     hasher: Argon2PasswordHasher
     accounts: GrpcAccountsDirectory
+    tokens: JwtTokenService
+    clock: Clock
 
 
 def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberService:
@@ -53,7 +59,9 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     engine = create_engine(common.database_url)
     relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
-    storage = Storage(engine, tables.outbox, tables.inbox, member_events, clock, on_commit=wake)
+    storage = Storage(
+        engine, tables.outbox, tables.inbox, member_events.with_topic_prefix(common.topic_prefix), clock, on_commit=wake
+    )
     keys = load_or_create_signing_keys(Path(config.jwt_keys_dir))
     hasher = Argon2PasswordHasher(
         CHEAP if config.hash_profile == "cheap" else OWASP, workers=config.hash_workers, queue_size=config.hash_queue
@@ -64,12 +72,13 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
         breaker_threshold=config.breaker_threshold,
         breaker_ttl_seconds=config.breaker_ttl_seconds,
     )
+    tokens = JwtTokenService(
+        keys, issuer=config.jwt_issuer, audience=config.jwt_audience, lifetime_seconds=config.access_token_seconds
+    )
     app = MemberApplication(
         lambda: SqlAlchemyMemberUnitOfWork(storage),
         hasher,
-        JwtTokenService(
-            keys, issuer=config.jwt_issuer, audience=config.jwt_audience, lifetime_seconds=config.access_token_seconds
-        ),
+        tokens,
         Throttles(
             per_source=TokenBucketThrottle(config.throttle_source_capacity, config.throttle_source_per_second),
             per_banking_id=TokenBucketThrottle(config.throttle_id_capacity, config.throttle_id_per_second),
@@ -79,15 +88,16 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
         clock,
         config.lockout,
     )
-    return MemberService(config, storage, app, relay, keys, hasher, accounts)
+    return MemberService(config, storage, app, relay, keys, hasher, accounts, tokens, clock)
 
 
 async def serve(config: MemberSettings) -> None:
     common = config.common
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
+    guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
     grpc_server = GrpcServer(
-        [member_servicer(service.app)],
+        [member_servicer(service.app, guard)],
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
     jwks_uri = f"http://{common.grpc_host}:{config.rest_port}{JWKS_PATH}"

@@ -53,7 +53,7 @@ def relay_loop(settings: CommonSettings, relay: KafkaOutboxRelay) -> Callable[[a
                 lambda: asyncio.to_thread(
                     ensure_topics,
                     settings.kafka_bootstrap_servers,
-                    EVENT_TOPICS,
+                    [settings.topic(t) for t in EVENT_TOPICS],
                     replication_factor=settings.topic_replication_factor,
                     timeout=10,
                 ),
@@ -73,6 +73,8 @@ def consumer_loop(
     on_caught_up: Callable[[], Awaitable[None]] | None = None,
 ) -> Callable[[asyncio.Event], Awaitable[None]]:
     """A consumer runner for this service's group, with its DLQ topics made sure of first."""
+
+    topics = [settings.topic(t) for t in topics]
 
     async def run(stop: asyncio.Event) -> None:
         if settings.create_topics:

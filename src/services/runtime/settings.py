@@ -28,6 +28,12 @@ class CommonSettings:
     consumer_session_timeout_ms: int
     consumer_instance_id: str
     consumer_group_id: str
+    # Namespaces every topic name, so environments (or test runs) can share one Kafka cluster unseen.
+    topic_prefix: str
+
+    def topic(self, name: str) -> str:
+        """The name of topic `name` in this environment."""
+        return self.topic_prefix + name
 
     @classmethod
     def from_env(cls, service: str, default_port: int) -> CommonSettings:
@@ -48,7 +54,9 @@ class CommonSettings:
             grace_seconds=float(env("SHUTDOWN_GRACE_SECONDS", "10")),
             drain_delay_seconds=float(env("SHUTDOWN_DRAIN_DELAY_SECONDS", "0")),
             consumer_session_timeout_ms=int(env("KAFKA_SESSION_TIMEOUT_MS", "6000")),
-            consumer_instance_id=env("KAFKA_GROUP_INSTANCE_ID", ""),
-            # One group per service: its replicas share the partitions. Tests give each run its own group.
-            consumer_group_id=env("KAFKA_GROUP_ID", service),
+            consumer_instance_id=env(f"{prefix}_KAFKA_GROUP_INSTANCE_ID", ""),  # static membership, per replica
+            # One group per service (its replicas share the partitions), so the variable is per service too:
+            # a single KAFKA_GROUP_ID shared by several services would split topics between them.
+            consumer_group_id=env(f"{prefix}_KAFKA_GROUP_ID", service),
+            topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
         )

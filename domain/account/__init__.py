@@ -1,0 +1,1 @@
+"""The account context (계좌, the product team's): accounts, their products and balances (잔액)."""

@@ -1,0 +1,1 @@
+"""The account service: `python -m services.account [serve|relay]`."""

@@ -1,0 +1,35 @@
+"""The account service's own settings, beside the common ones: where the member service publishes its token
+keys, what the tokens must say, and the per-transaction limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.account.model import DEFAULT_MAX_AMOUNT
+from services.runtime.settings import CommonSettings, env
+
+DEFAULT_PORT = 50053
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    common: CommonSettings
+    jwks_url: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwks_refresh_seconds: float
+    max_amount: int  # per transaction, in KRW
+
+    @classmethod
+    def from_env(cls) -> AccountSettings:
+        # Without MEMBER_JWKS_URL, the member service on this host at its REST port (the same variable the
+        # member service reads), so `bank up` with another MEMBER_REST_PORT needs nothing more.
+        member_rest = env("MEMBER_REST_PORT", "8052")
+        return cls(
+            common=CommonSettings.from_env("account", DEFAULT_PORT),
+            jwks_url=env("MEMBER_JWKS_URL", f"http://127.0.0.1:{member_rest}/.well-known/jwks.json"),
+            jwt_issuer=env("JWT_ISSUER", "bank-member"),
+            jwt_audience=env("JWT_AUDIENCE", "bank-api"),
+            jwks_refresh_seconds=float(env("JWKS_REFRESH_SECONDS", "60")),
+            max_amount=int(env("ACCOUNT_MAX_AMOUNT", str(DEFAULT_MAX_AMOUNT))),
+        )
