@@ -32,4 +32,10 @@ cleanup() { if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || tr
 trap cleanup EXIT
 
 step "pytest"
-python -m pytest "$@"
+status=0
+python -m pytest "$@" || status=$?
+if [[ -s var/reports/reliability.txt ]]; then
+  step "reliability report (tests/reliability)"
+  cat var/reports/reliability.txt
+fi
+exit "$status"

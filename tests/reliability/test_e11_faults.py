@@ -21,6 +21,7 @@ from bank.account.v1 import account_service_pb2_grpc
 from tests.integration.kafka_tools import read_records
 from tests.reliability.checker import redeliveries, wait_until_converged
 from tests.reliability.harness import Harness, deposit, start_with_accounts
+from tests.reliability.report import record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 EVENTS = int(os.environ.get("E11_EVENTS", "10000"))
@@ -79,8 +80,8 @@ async def test_nothing_lost_nothing_doubled_under_kills(
     for customer_id in harness.tokens:
         found = read_records(kafka, topic_prefix + "bank.account.events.v1", customer_id, 0, timeout=2)
         records += [(r.headers["ce_id"], r.headers["ce_type"]) for r in found]
-    print(
-        f"\nE11 seed={seed}: {EVENTS} deposits in {load_seconds:.1f}s over {len(harness.accounts)} accounts; "
+    record(
+        f"E11 seed={seed}: {EVENTS} deposits in {load_seconds:.1f}s over {len(harness.accounts)} accounts; "
         f"kills={harness.kills}; committed={verdict.events_committed} applied={verdict.events_applied} "
         f"lost={verdict.lost} phantom={verdict.phantom_accounts} ahead={verdict.ahead} "
         f"mismatched={len(verdict.mismatched)} redeliveries_on_topic={redeliveries(records)} "
