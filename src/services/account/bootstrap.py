@@ -24,7 +24,7 @@ from domain.account.commands import RecordCustomerStatus
 from domain.account.handlers import AccountApplication
 from domain.shared.clock import Clock, SystemClock
 from services.account.settings import AccountSettings
-from services.runtime.roles import consumer_loop, open_database, relay_loop, retry_until_done
+from services.runtime.roles import consumer_loop, open_database, relay_loop, retry_until_done, run_relay_alone
 
 
 @dataclass
@@ -99,8 +99,5 @@ async def serve(config: AccountSettings) -> None:
 
 
 async def relay(config: AccountSettings) -> None:
-    configure_logging(f"{config.common.service}-relay", config.common.log_level)
     service = bootstrap(config)
-    await open_database(service.storage.engine, tables.metadata)
-    await relay_loop(config.common, service.relay)(stop_signal())
-    await service.storage.engine.dispose()
+    await run_relay_alone(config.common, service.storage.engine, tables.metadata, service.relay)

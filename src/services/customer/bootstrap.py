@@ -24,7 +24,7 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import open_database, relay_loop, retry_until_done
+from services.runtime.roles import open_database, relay_loop, retry_until_done, run_relay_alone
 from services.runtime.settings import CommonSettings
 
 DEFAULT_PORT = 50051
@@ -98,8 +98,5 @@ async def serve(config: CommonSettings) -> None:
 
 
 async def relay(config: CommonSettings) -> None:
-    configure_logging(f"{config.service}-relay", config.log_level)
     service = bootstrap(config)
-    await open_database(service.storage.engine, tables.metadata)
-    await relay_loop(config, service.relay)(stop_signal())
-    await service.storage.engine.dispose()
+    await run_relay_alone(config, service.storage.engine, tables.metadata, service.relay)

@@ -37,7 +37,7 @@ from domain.member.handlers import MemberApplication, Throttles
 from domain.shared.clock import Clock, SystemClock
 from services.member.settings import MemberSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import consumer_loop, open_database, relay_loop
+from services.runtime.roles import consumer_loop, open_database, relay_loop, run_relay_alone
 
 
 @dataclass
@@ -130,8 +130,5 @@ async def serve(config: MemberSettings) -> None:
 
 
 async def relay(config: MemberSettings) -> None:
-    configure_logging(f"{config.common.service}-relay", config.common.log_level)
     service = bootstrap(config)
-    await open_database(service.storage.engine, tables.metadata)
-    await relay_loop(config.common, service.relay)(stop_signal())
-    await service.storage.engine.dispose()
+    await run_relay_alone(config.common, service.storage.engine, tables.metadata, service.relay)

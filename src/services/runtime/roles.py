@@ -12,6 +12,8 @@ from confluent_kafka import Consumer, Producer
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.common.logging import configure_logging
+from adapters.inbound.grpc.server import stop_signal
 from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
@@ -43,6 +45,16 @@ async def open_database(engine: AsyncEngine, metadata: MetaData) -> None:
             await conn.run_sync(metadata.create_all)
 
     await retry_until_done("opening the database", create)
+
+
+async def run_relay_alone(
+    settings: CommonSettings, engine: AsyncEngine, metadata: MetaData, relay: KafkaOutboxRelay
+) -> None:
+    """`python -m services.<name> relay`: the outbox relay as its own process, until SIGTERM."""
+    configure_logging(f"{settings.service}-relay", settings.log_level)
+    await open_database(engine, metadata)
+    await relay_loop(settings, relay)(stop_signal())
+    await engine.dispose()
 
 
 def relay_loop(settings: CommonSettings, relay: KafkaOutboxRelay) -> Callable[[asyncio.Event], Awaitable[None]]:
