@@ -13,7 +13,9 @@
 # id: a second Envoy on the host needs another) GATEWAY_{CUSTOMER,MEMBER,ACCOUNT,MY_ACCOUNTS,MEMBER_REST}_ADDR,
 # OPERATOR_JWKS_FILE (default var/keys/operator/jwks.json), MEMBER_JWKS_FILE, GATEWAY_LOGIN_RPS/BURST,
 # GATEWAY_GLOBAL_RPS/BURST (see deploy/envoy/README.md), GATEWAY_START_TIMEOUT=20 GATEWAY_STOP_TIMEOUT=10.
-# PID file var/run/gateway.pid; log (Envoy's own log and the JSON access log) var/log/gateway.log.
+# PID file var/run/gateway.pid; log (Envoy's own log and the JSON access log) var/log/gateway.log, where var is
+# $GATEWAY_VAR_DIR (default <root>/var; `bank up` passes its var directory), which also holds the default
+# OPERATOR_JWKS_FILE (<var>/keys/operator/jwks.json) and a render of overridden settings (<var>/run/gateway/).
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f -- "${BASH_SOURCE[0]}")")/.." && pwd -P)"
 cd "$root"  # the rendered config names files relative to the repository root
@@ -22,8 +24,12 @@ admin_port="${GATEWAY_ADMIN_PORT:-9901}"
 base_id="${GATEWAY_BASE_ID:-17}"
 start_timeout="${GATEWAY_START_TIMEOUT:-20}"
 stop_timeout="${GATEWAY_STOP_TIMEOUT:-10}"
-pid_file="$root/var/run/gateway.pid"
-log_file="$root/var/log/gateway.log"
+var_dir="${GATEWAY_VAR_DIR:-$root/var}"
+pid_file="$var_dir/run/gateway.pid"
+log_file="$var_dir/log/gateway.log"
+# Read by scripts/gen_envoy.py --for-run (with the default var directory: the committed file's own settings).
+export OPERATOR_JWKS_FILE="${OPERATOR_JWKS_FILE:-$var_dir/keys/operator/jwks.json}"
+export GATEWAY_RENDER_DIR="$var_dir/run/gateway"
 python="$root/.venv/bin/python"
 envoy="$root/.venv/bin/envoy"
 

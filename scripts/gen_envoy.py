@@ -852,7 +852,8 @@ def validate_fresh() -> str:
 
 def config_for_run() -> Path:
     """The config `scripts/gateway.sh start` runs: deploy/envoy/envoy.yaml (re-rendered if stale) when the
-    environment overrides nothing, else a render of the environment under var/run/gateway/."""
+    environment overrides nothing, else a render of the environment under $GATEWAY_RENDER_DIR (gateway.sh
+    sets it to <var>/run/gateway/; default var/run/gateway/)."""
     settings = Settings.from_env(os.environ)
     for jwks in (settings.operator_jwks_file, settings.member_jwks_file):
         if jwks and not (ROOT / jwks).is_file():
@@ -864,7 +865,7 @@ def config_for_run() -> Path:
         if check():
             write(settings, OUT_DIR)
         return OUT_DIR / "envoy.yaml"
-    out_dir = ROOT / "var" / "run" / "gateway"
+    out_dir = Path(os.environ.get("GATEWAY_RENDER_DIR") or ROOT / "var" / "run" / "gateway")
     out_dir.mkdir(parents=True, exist_ok=True)
     return write(settings, out_dir)
 

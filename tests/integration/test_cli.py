@@ -56,7 +56,11 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         # A fresh group per service: one shared group would split the customer topic among the consumers.
         **{f"{spec.name.upper()}_KAFKA_GROUP_ID": f"cli-test-{spec.name}-{tmp_path.name}" for spec in SERVICES},
         "SHUTDOWN_GRACE_SECONDS": "2",
+        "GATEWAY_PORT": str(free_port()),
+        "GATEWAY_ADMIN_PORT": str(free_port()),
     }
+    for spec in SERVICES:
+        start_at_end(kafka, env[f"{spec.name.upper()}_KAFKA_GROUP_ID"])
     try:
         up = bank("up", env=env)
         assert up.returncode == 0, up.stdout + up.stderr
@@ -67,6 +71,9 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
             assert alive(service["pid"])
             assert (var / "run" / f"{name}.pid").read_text().strip() == str(service["pid"])
             assert (var / f"{name}.db").exists()  # each service's database is in the var directory too
+        gateway = status(env)["gateway"]
+        assert (gateway["state"], gateway["address"]) == ("running", f"127.0.0.1:{env['GATEWAY_PORT']}")
+        assert (var / "run" / "gateway.pid").exists()  # the gateway's files are in the var directory too
 
         again = bank("up", "--json", env=env)  # idempotent: running services are left alone
         assert again.returncode == 0, again.stderr
@@ -79,6 +86,8 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         assert "CustomerTerminated" in demo.stdout and "FAILED_PRECONDITION" in demo.stdout
         assert "LoginSucceeded" in demo.stdout and "SessionsRevoked" in demo.stdout
         assert "PERMISSION_DENIED" in demo.stdout  # a member's access token cannot call an operator RPC
+        assert "/v1/my/accounts" in demo.stdout and "401" in demo.stdout  # the REST listing through the gateway
+        assert "70000" in demo.stdout  # 100,000 deposited, 30,000 withdrawn
 
         down = bank("down", "--keep-kafka", env=env)
         assert down.returncode == 0, down.stderr
@@ -87,8 +96,37 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
             assert not (var / "run" / f"{name}.pid").exists()
         for service in by_name(status(env)).values():
             assert (service["state"], service["pid"], service["health"]) == ("stopped", None, "UNREACHABLE")
+        assert status(env)["gateway"]["state"] == "stopped"
+        assert not envoys()
     finally:
         bank("down", "--keep-kafka", env=env)  # whatever happened above, leave nothing running
+    assert not envoys(), "bank down left Envoy running"
+
+
+def start_at_end(bootstrap: str, group: str) -> None:
+    """Commit the group's offsets at the end of the event topics, so a fresh service starts with this test's
+    events instead of replaying every earlier test's (the shared broker's account topic holds a long history,
+    which the my_accounts view would take minutes to go through)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        ends = []
+        for topic in ("bank.customer.events.v1", "bank.member.events.v1", "bank.account.events.v1"):
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            for partition in metadata.partitions:
+                _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+                ends.append(TopicPartition(topic, partition, high))
+        if ends:  # none on a fresh broker: the topics do not exist yet
+            consumer.commit(offsets=ends, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def envoys() -> list[str]:
+    """Envoy processes (`pgrep -f 'envoy -c'`); none may be left after `bank down`."""
+    found = subprocess.run(["pgrep", "-af", "envoy -c"], capture_output=True, text=True, check=False).stdout
+    return [line for line in found.splitlines() if "/envoy" in line]
 
 
 def test_down_never_signals_a_pid_that_is_not_a_service(tmp_path: Path) -> None:

@@ -157,16 +157,27 @@ class KafkaConsumerRunner:
         now = time.monotonic()
         if self._on_caught_up is None or now - self._last_caught_up < self._caught_up_interval:
             return
+        self._last_caught_up = now  # checked at most once per interval, caught up or not
         assignment = self._consumer.assignment()
         if not assignment:
             return
-        for tp in self._consumer.position(assignment):
+        positions = self._consumer.position(assignment)
+        unknown = [tp for tp in positions if tp.offset < 0]  # nothing consumed there since the assignment
+        if unknown:  # then the group's committed offset says how far it is
+            committed = await asyncio.to_thread(self._consumer.committed, unknown, 2.0)
+            known = {(tp.topic, tp.partition): tp.offset for tp in committed}
+            positions = [
+                TopicPartition(tp.topic, tp.partition, known.get((tp.topic, tp.partition), tp.offset))
+                if tp.offset < 0
+                else tp
+                for tp in positions
+            ]
+        for tp in positions:
             _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
             if high < 0:  # not fetched yet: unknown, so not caught up
                 return
             if high > 0 and (tp.offset < 0 or tp.offset < high):
                 return
-        self._last_caught_up = now
         try:
             await self._on_caught_up()
         except Exception as exc:  # noqa: BLE001 - freshness is advisory: never stop consuming for it

@@ -11,6 +11,8 @@ import base64
 import json
 import secrets
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +22,8 @@ import grpc
 from grpc_status import rpc_status
 from rich.console import Console
 
+from bank.account.v1 import account_service_pb2 as account_msgs
+from bank.account.v1 import account_service_pb2_grpc
 from bank.customer.v1 import customer_pb2, customer_service_pb2_grpc, events_pb2
 from bank.customer.v1 import customer_service_pb2 as msgs
 from bank.member.v1 import events_pb2 as member_events_pb2
@@ -38,6 +42,8 @@ EXPECTED_EVENTS = [
 ]
 # Member events the flow must produce at least once (their number depends on how many retries it took).
 REQUIRED_MEMBER_EVENTS = ("MemberEnrolled", "LoginSucceeded", "LoginFailed", "MemberTerminated", "SessionsRevoked")
+PRODUCTS = ("SAVINGS", "CHECKING", "DEPOSIT")
+DEPOSIT, WITHDRAWAL = 100_000, 30_000
 SETTLE_TIMEOUT = 30.0  # seconds a step waits for the member service to see a customer event
 WORDS = (
     "maple", "harbor", "violet", "granite", "lantern", "meadow", "copper", "saffron",
@@ -48,6 +54,8 @@ UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
 OPERATOR_RPCS = frozenset(
     {"RegisterCustomer", "GetCustomer", "SuspendCustomer", "ReinstateCustomer", "TerminateCustomer", "EnrollMember"}
 )
+# The account RPCs the demo calls, with the member's access token.
+ACCOUNT_RPCS = frozenset({"OpenAccount", "Deposit", "Withdraw"})
 T = TypeVar("T")
 
 
@@ -111,6 +119,8 @@ class Demo:
         self,
         address: str,
         member_address: str,
+        account_address: str,
+        gateway_url: str | None,
         bootstrap: str,
         console: Console,
         rpc_timeout: float,
@@ -128,6 +138,9 @@ class Demo:
         self.stub = customer_service_pb2_grpc.CustomerServiceStub(self.channel)
         self.member_channel = grpc.insecure_channel(member_address)
         self.members = member_service_pb2_grpc.MemberServiceStub(self.member_channel)
+        self.account_channel = grpc.insecure_channel(account_address)
+        self.accounts = account_service_pb2_grpc.AccountServiceStub(self.account_channel)
+        self.gateway_url = gateway_url  # None: the gateway is not running, the REST steps are skipped
         # One correlation id for the whole demo: it shows up in the services' log lines and event headers.
         self.report = Report(correlation_id=f"bank-demo-{uuid.uuid4()}")
         self.address = address
@@ -144,6 +157,8 @@ class Demo:
         metadata = [("x-correlation-id", self.report.correlation_id)]
         if method in OPERATOR_RPCS:
             metadata.append(("authorization", f"Bearer {self.operator_token}"))
+        elif method in ACCOUNT_RPCS:
+            metadata.append(("authorization", f"Bearer {self.access_token}"))  # the member's own token
         return metadata
 
     def attempt(self, stub: Any, method: str, request: Any) -> tuple[Any, grpc.RpcError | None]:
@@ -246,6 +261,10 @@ class Demo:
         first_refresh = self.first_login(banking_id)
         self.member_token_is_not_an_operators()
         self.wrong_password(banking_id)
+        numbers = self.open_accounts(cid)
+        self.deposit_and_withdraw(numbers[0])
+        self.login_with_balances(banking_id, numbers)
+        self.list_over_rest(numbers)
 
         self.change("SuspendCustomer", msgs.SuspendCustomerRequest, customer_pb2.CUSTOMER_STATUS_SUSPENDED, 2)
         self.login_refused(banking_id, "suspended")
@@ -332,8 +351,7 @@ class Demo:
             f"access token  {secret_prefix(response.access_token)}  (JWT header, decoded without verification: "
             f"alg={header.get('alg')} typ={header.get('typ')} kid={header.get('kid')})",
             f"refresh token {secret_prefix(response.refresh_token)}",
-            f"accounts_state {state}: the login never waits for accounts; UNAVAILABLE until the my_accounts "
-            "service exists",
+            f"accounts_state {state}, {len(response.accounts)} account(s): the login never waits for accounts",
             token_type=response.token_type,
             expires_in=response.expires_in,
             jwt_header={k: header.get(k) for k in ("alg", "typ", "kid")},
@@ -446,6 +464,121 @@ class Demo:
             message=error.details(),
         )
 
+    def open_accounts(self, cid: str) -> list[str]:
+        """Open one account per product with the member's token; retried while the account service's replica
+        has not seen the customer yet (it learns of customers from Kafka)."""
+
+        def outcome(response: Any, error: grpc.RpcError | None) -> Any:
+            if error is None:
+                return response.account
+            if error.code() is grpc.StatusCode.FAILED_PRECONDITION:
+                return None
+            raise DemoFailed(f"OpenAccount failed: {describe(error)}")
+
+        opened = []
+        for product in PRODUCTS:
+            # The same key on every retry: an open that did happen is answered again, never repeated.
+            request = account_msgs.OpenAccountRequest(
+                customer_id=cid, product_code=product, idempotency_key=f"demo-open-{product.lower()}-{uuid.uuid4()}"
+            )
+            account = self.until(
+                f"Opening a {product} account: waiting for the account service to learn of the customer",
+                lambda request=request: self.attempt(self.accounts, "OpenAccount", request),
+                outcome,
+            )
+            if (account.customer_id, account.product_code, account.balance) != (cid, product, 0):
+                raise DemoFailed(f"OpenAccount {product}: unexpected account {account}")
+            opened.append((account, self.tried()))
+        self.step(
+            "Open three accounts with the member's access token (OpenAccount over gRPC)",
+            f"{len(opened)} accounts opened, balance 0 each",
+            *(f"{a.account_number}  {a.product_code:<8} ({tried})" for a, tried in opened),
+            accounts=[{"account_number": a.account_number, "product_code": a.product_code} for a, _ in opened],
+        )
+        return [a.account_number for a, _ in opened]
+
+    def deposit_and_withdraw(self, number: str) -> None:
+        deposited = self.call(
+            "Deposit",
+            account_msgs.DepositRequest(account_number=number, amount=DEPOSIT, idempotency_key=f"demo-{uuid.uuid4()}"),
+            self.accounts,
+        ).account
+        if deposited.balance != DEPOSIT:
+            raise DemoFailed(f"Deposit {DEPOSIT}: expected balance {DEPOSIT}, got {deposited.balance}")
+        self.step(f"Deposit {DEPOSIT} KRW into {number}", f"balance {deposited.balance}", balance=deposited.balance)
+        withdrawn = self.call(
+            "Withdraw",
+            account_msgs.WithdrawRequest(
+                account_number=number, amount=WITHDRAWAL, idempotency_key=f"demo-{uuid.uuid4()}"
+            ),
+            self.accounts,
+        ).account
+        if withdrawn.balance != DEPOSIT - WITHDRAWAL:
+            raise DemoFailed(f"Withdraw {WITHDRAWAL}: expected balance {DEPOSIT - WITHDRAWAL}, got {withdrawn.balance}")
+        self.step(f"Withdraw {WITHDRAWAL} KRW from {number}", f"balance {withdrawn.balance}", balance=withdrawn.balance)
+
+    def login_with_balances(self, banking_id: str, numbers: list[str]) -> None:
+        """Log in until the login's accounts snapshot (from the my_accounts view, fed by Kafka) shows the
+        three accounts and the first one's balance after the withdrawal."""
+        want = DEPOSIT - WITHDRAWAL
+
+        def outcome(response: Any, error: grpc.RpcError | None) -> Any:
+            if error is not None:
+                raise DemoFailed(f"Login to see the balances: {describe(error)}")
+            balances = {a.account_number: a.balance for a in response.accounts}
+            return response if set(numbers) <= set(balances) and balances[numbers[0]] == want else None
+
+        response = self.until(
+            f"Logging in until the accounts snapshot shows the balance {want}",
+            lambda: self.login(banking_id, self.password),
+            outcome,
+        )
+        self.access_token = response.access_token
+        state = member_pb2.AccountsSnapshotState.Name(response.accounts_state).removeprefix("ACCOUNTS_SNAPSHOT_STATE_")
+        self.step(
+            "Log in again: the login's accounts snapshot shows the balances",
+            f"logged in {self.tried()}; accounts_state {state}, {len(response.accounts)} account(s):",
+            *(
+                f"{a.account_number}  {a.product_code:<8} balance {a.balance:>7}  "
+                f"as of {a.as_of.ToDatetime().isoformat(timespec='seconds')}Z"
+                for a in response.accounts
+            ),
+            accounts_state=state,
+            balances={a.account_number: a.balance for a in response.accounts},
+        )
+
+    def list_over_rest(self, numbers: list[str]) -> None:
+        if self.gateway_url is None:
+            self.console.print(
+                "[yellow]   Skipped the REST steps (GET /v1/my/accounts through the gateway): the gateway is not "
+                "running (`bank up --no-gateway`?); `bank status` shows it[/]",
+                highlight=False,
+            )
+            return
+        url = f"{self.gateway_url}/v1/my/accounts"
+        status, body = http_get(url, self.access_token, self.rpc_timeout)
+        if status != 200:
+            raise DemoFailed(f"GET {url} with the member's token: expected 200, got {status}: {body[:200]}")
+        accounts = json.loads(body).get("accounts", [])
+        got = {a.get("accountNumber"): a for a in accounts}
+        if set(got) != set(numbers) or str(got[numbers[0]].get("balance")) != str(DEPOSIT - WITHDRAWAL):
+            raise DemoFailed(f"GET {url}: expected the accounts {numbers} (first at 70000), got {body[:300]}")
+        self.step(
+            f"List my accounts over REST through the gateway: GET {url} (Authorization: Bearer "
+            f"{secret_prefix(self.access_token)})",
+            f"200, {len(accounts)} account(s):",
+            *(
+                f"{a.get('accountNumber')}  {a.get('productCode', ''):<8} balance {a.get('balance', '0'):>7}  "
+                f"asOf {a.get('asOf', '-')}"
+                for a in accounts
+            ),
+            accounts=accounts,
+        )
+        status, body = http_get(url, None, self.rpc_timeout)
+        if status != 401:
+            raise DemoFailed(f"GET {url} without a token: expected 401, got {status}: {body[:200]}")
+        self.step(f"The same GET {url} without a token", f"refused by the gateway: {status} {body[:80]}".rstrip())
+
     def refused_reinstatement(self, cid: str) -> None:
         try:
             self.stub.ReinstateCustomer(
@@ -525,6 +658,19 @@ class Demo:
     def close(self) -> None:
         self.channel.close()
         self.member_channel.close()
+        self.account_channel.close()
+
+
+def http_get(url: str, token: str | None, timeout: float) -> tuple[int, str]:
+    """(status, body) of a GET, error statuses included; the gateway unreachable fails the demo."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http URL we built
+            return response.status, response.read().decode(errors="replace")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except (urllib.error.URLError, OSError) as exc:
+        raise DemoFailed(f"GET {url}: {exc}") from None
 
 
 def short(events: list[tuple[str, int]]) -> str:
@@ -652,13 +798,25 @@ def member_detail(ce_type: str, value: bytes) -> str:
 def run(
     address: str,
     member_address: str,
+    account_address: str,
+    gateway_url: str | None,
     bootstrap: str,
     console: Console,
     rpc_timeout: float,
     event_timeout: float,
     operator_token: str,
 ) -> tuple[Report, DemoFailed | None]:
-    demo = Demo(address, member_address, bootstrap, console, rpc_timeout, event_timeout, operator_token)
+    demo = Demo(
+        address,
+        member_address,
+        account_address,
+        gateway_url,
+        bootstrap,
+        console,
+        rpc_timeout,
+        event_timeout,
+        operator_token,
+    )
     try:
         return demo.run(), None
     except DemoFailed as exc:

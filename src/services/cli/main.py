@@ -1,4 +1,4 @@
-"""`bank`: the operator CLI. `bank up` starts Kafka and every service, `bank status` shows what runs,
+"""`bank`: the operator CLI. `bank up` starts Kafka, every service and the gateway, `bank status` shows what runs,
 `bank demo` walks through the public API, `bank down` stops it all, `bank operator-token` prints a token for
 the operator RPCs."""
 
@@ -16,7 +16,7 @@ import typer
 from rich.table import Column, Table
 
 from services.cli import demo as demo_steps
-from services.cli import health, kafka, processes, registry
+from services.cli import gateway, health, kafka, processes, registry
 from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
 from services.cli.paths import Paths
@@ -84,9 +84,13 @@ def up(
     no_kafka: Annotated[
         bool, typer.Option("--no-kafka", help="Do not start the local broker (use KAFKA_BOOTSTRAP_SERVERS).")
     ] = False,
+    no_gateway: Annotated[
+        bool, typer.Option("--no-gateway", help="Do not start the Envoy gateway (scripts/gateway.sh).")
+    ] = False,
     json_out: JsonOption = False,
 ) -> None:
-    """Start Kafka and every service (those already running are left alone), wait until all are SERVING."""
+    """Start Kafka and every service (those already running are left alone), wait until all are SERVING,
+    then start the gateway (GATEWAY_PORT, admin GATEWAY_ADMIN_PORT) in front of them."""
     paths = get_paths(ctx)
     if not no_kafka:
         with err.status("Starting Kafka (scripts/kafka-local.sh start; the first run downloads it)…"):
@@ -120,16 +124,31 @@ def up(
             started[spec.name] = process
             err.print(f"  started {spec.name} (pid {process.pid}, log {paths.log(spec.name)})", highlight=False)
         wait_serving(paths, started, timeout)
+        if no_gateway:
+            err.print("  gateway not started (--no-gateway)")
+        else:
+            with err.status("Starting the gateway (scripts/gateway.sh start)…"):
+                where = gateway.start(paths, {spec.name: service_address(paths, spec) for spec in SERVICES})
+            err.print(f"[green]✓[/] gateway ready at http://{where} (log {paths.log(gateway.NAME)})", highlight=False)
 
     rows = [status_row(paths, spec) for spec in SERVICES]
     if json_out:
-        print_json({"var_dir": str(paths.var), "kafka": kafka.bootstrap_servers(), "services": rows})
+        print_json(
+            {
+                "var_dir": str(paths.var),
+                "kafka": kafka.bootstrap_servers(),
+                "services": rows,
+                "gateway": gateway.status(paths).as_dict(),
+            }
+        )
         return
     # Paths fold instead of being cut with "…": the log path is what an operator copies.
     table = Table("service", "gRPC address", "PID", "health", Column("log", overflow="fold"), title="bank is up")
     for row in rows:
         table.add_row(row["name"], row["address"], str(row["pid"]), row["health"], row["log"])
     out.print(table)
+    front = gateway.status(paths)
+    out.print(f"Gateway: {front.state} (http://{front.address})", highlight=False)
     out.print(f"Kafka: {kafka.bootstrap_servers()}    stop everything: bank down", highlight=False)
 
 
@@ -189,9 +208,12 @@ def down(
     keep_kafka: Annotated[bool, typer.Option("--keep-kafka", help="Leave the Kafka broker running.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds to wait after SIGTERM before SIGKILL.")] = 20.0,
 ) -> None:
-    """Stop every service (SIGTERM, then SIGKILL after --timeout), then Kafka."""
+    """Stop the gateway, every service (SIGTERM, then SIGKILL after --timeout), then Kafka."""
     paths = get_paths(ctx)
     with processes.locked(paths):
+        with err.status("Stopping the gateway (scripts/gateway.sh stop)…"):
+            gateway.stop(paths)
+        err.print("[green]✓[/] gateway stopped", highlight=False)
         signalled: dict[int, ServiceSpec] = {}
         for spec in reversed(SERVICES):  # the reverse of the start order: dependents first
             pid = processes.read_pid(paths.pid(spec.name))
@@ -256,18 +278,22 @@ def status_row(paths: Paths, spec: ServiceSpec) -> dict[str, Any]:
 @app.command()
 @handles_errors
 def status(ctx: typer.Context, json_out: JsonOption = False) -> None:
-    """Each service (running or stopped, PID, gRPC health) and Kafka."""
+    """Each service (running or stopped, PID, gRPC health), the gateway and Kafka."""
     paths = get_paths(ctx)
     rows = [status_row(paths, spec) for spec in SERVICES]
+    front = gateway.status(paths)
     broker = kafka.status(paths)
     if json_out:
-        print_json({"var_dir": str(paths.var), "services": rows, "kafka": broker.as_dict()})
+        print_json({"var_dir": str(paths.var), "services": rows, "gateway": front.as_dict(), "kafka": broker.as_dict()})
         return
     table = Table("service", "state", "PID", "gRPC address", "health", "note", title=f"bank ({paths.var})")
     for row in rows:
         state = "[green]running[/]" if row["state"] == "running" else "[red]stopped[/]"
         table.add_row(row["name"], state, str(row["pid"] or "-"), row["address"], row["health"], row["note"])
+    state = {"running": "[green]running[/]", "stopped": "[red]stopped[/]"}.get(front.state, front.state)
+    table.add_row("gateway", state, "-", front.address, "-", front.detail)
     out.print(table)
+    out.print(f"Gateway log: {front.log}", highlight=False)
     out.print(f"Kafka: {broker.state} ({broker.detail})", highlight=False)
 
 
@@ -286,16 +312,19 @@ def demo(
     events of both back from Kafka; non-zero exit if any answer is not the expected one."""
     paths = get_paths(ctx)
     addresses = {}
-    for name in ("customer", "member"):
+    for name in ("customer", "member", "account"):
         addresses[name] = service_address(paths, registry.get(name))
         state = health.check(addresses[name], timeout=1.0)
         if state != health.SERVING:
             raise CliError(f"the {name} service at {addresses[name]} is not SERVING ({state}); start it with `bank up`")
     # With --json the steps still show, on stderr.
     console = err if json_out else out
+    front = gateway.status(paths)
     report, failure = demo_steps.run(
         addresses["customer"],
         addresses["member"],
+        addresses["account"],
+        f"http://{front.address}" if front.state == "running" else None,
         kafka.bootstrap_servers(),
         console,
         rpc_timeout,
