@@ -8,7 +8,8 @@ python scripts/gen_envoy.py --for-run       # print the config gateway.sh runs (
 
 Every RPC of every public service gets a route on its gRPC path (the transcoder rewrites REST calls to that
 path and re-routes, so one route serves both) and exactly one JWT rule class on its gRPC path and on each of
-its REST bindings. The policy below is the single place to change who may call what.
+its REST bindings. The policy below is the single place to change who may call what (scripts/gen_openapi.py
+applies it to the OpenAPI document, deploy/envoy/openapi.json, which Envoy serves at GET /openapi.json).
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ INTERNAL_SERVICES: tuple[str, ...] = ("bank.my_accounts.v1.AccountsSnapshotServi
 # Served by the member service's REST port, public (a verifier needs the keys before it has a token).
 MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing
+# Answered by Envoy itself, public: the committed OpenAPI document (scripts/gen_openapi.py writes it).
+OPENAPI_PATH = "/openapi.json"
 # Per-RPC route timeouts (seconds); the rest get DEFAULT_TIMEOUT_S. Login hashes a password (argon2id, queued).
 DEFAULT_TIMEOUT_S = 5
 TIMEOUTS_S: dict[str, int] = {"bank.member.v1.MemberService/Login": 10}
@@ -89,6 +92,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
 GOOGLEAPIS = ROOT / "third_party" / "googleapis"
 OUT_DIR = ROOT / "deploy" / "envoy"
+OPENAPI_FILE = OUT_DIR / "openapi.json"
+# Envoy refuses a direct response body above the route config's limit (default 4 KiB); the document is ~40 KiB.
+MAX_DIRECT_RESPONSE_BYTES = 1 << 20
 DEFAULT_OPERATOR_JWKS = "var/keys/operator/jwks.json"
 # Imported by no contract but needed in the descriptor so grpc-status-details-bin becomes JSON `details`.
 EXTRA_PROTOS = ("google/rpc/status.proto", "google/rpc/error_details.proto")
@@ -334,7 +340,7 @@ def jwt_rules(rpcs: Iterable[Rpc], rest: bool) -> list[dict[str, Any]]:
         OPERATOR: {"requires": {"provider_name": OPERATOR}},
         MEMBER: {"requires": {"provider_name": MEMBER}},
     }
-    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in (*MEMBER_REST_PATHS, HEALTH_PATH)]
+    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH)]
     for cls in (PUBLIC, OPERATOR, MEMBER):
         for rpc in rpcs:
             if auth_class(rpc) != cls:
@@ -479,6 +485,21 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "typed_per_filter_config": no_transcoder,
         }
     )
+    routes.append(
+        {
+            "name": "openapi",
+            "match": {"path": OPENAPI_PATH, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+            # read once when Envoy loads the config (relative to the repository root, like the descriptor)
+            "direct_response": {"status": 200, "body": {"filename": repo_path(str(OPENAPI_FILE))}},
+            "response_headers_to_add": [
+                {
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    "header": {"key": "content-type", "value": "application/json"},
+                }
+            ],
+            "typed_per_filter_config": no_transcoder,
+        }
+    )
     routes.extend(query_override_routes(rpcs, no_transcoder))
     for rpc in rpcs:
         route = route_for(rpc, UPSTREAMS[rpc.service].cluster)
@@ -620,6 +641,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         ],
         route_config={
             "name": "bank",
+            "max_direct_response_body_size_bytes": MAX_DIRECT_RESPONSE_BYTES,
             "virtual_hosts": [{"name": "bank", "domains": ["*"], "routes": routes}],
         },
         http_filters=http_filters,

@@ -16,6 +16,8 @@ step "generated stubs are up to date"
 python scripts/gen_protos.py --check
 step "gateway: deploy/envoy is up to date and envoy --mode validate accepts it"
 python scripts/gen_envoy.py --check --validate
+step "gateway: deploy/envoy/openapi.json is up to date"
+python scripts/gen_openapi.py --check
 step "ruff"
 ruff check .
 ruff format --check .
