@@ -64,7 +64,7 @@ def wait_serving(address: str, timeout: float = 30.0, process: subprocess.Popen 
 
 @dataclass
 class ServiceProcess:
-    """A service started as operators start it. `address` is its gRPC address."""
+    """A service started as operators start it. `address` is its gRPC address, `rest_url` its REST one."""
 
     name: str
     address: str
@@ -72,6 +72,10 @@ class ServiceProcess:
     log_path: Path
     process: subprocess.Popen | None = None
     spawned: list[subprocess.Popen] = field(default_factory=list)  # every process of any role, for teardown
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_REST_PORT']}"
 
     def start(self, role: str = "serve", wait: bool = True) -> subprocess.Popen:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -125,6 +129,7 @@ def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
             "VAR_DIR": str(tmp_path / "var"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
+            f"{name.upper()}_REST_PORT": str(free_port()),
             "SHUTDOWN_GRACE_SECONDS": "2",
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             # a fresh consumer group: other tests' progress on the shared topics stays out

@@ -4,11 +4,9 @@ lives here."""
 
 from __future__ import annotations
 
-import grpc
-
 from adapters.common.context import correlation_id
 from adapters.common.protobuf import timestamp
-from adapters.inbound.grpc.metadata import bearer_token
+from adapters.inbound.grpc.metadata import CallContext, bearer_token
 from adapters.inbound.grpc.server import Servicer
 from bank.account.v1 import account_pb2, account_service_pb2, account_service_pb2_grpc
 from bank.account.v1.account_service_pb2 import (
@@ -30,7 +28,7 @@ from domain.account.handlers import AccountApplication
 from domain.account.model import Account
 
 SERVICE_NAME = account_service_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name
-Context = grpc.aio.ServicerContext
+Context = CallContext
 
 
 def account_message(a: Account) -> account_pb2.Account:

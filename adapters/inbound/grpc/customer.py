@@ -4,9 +4,8 @@ lives here."""
 
 from __future__ import annotations
 
-import grpc
-
 from adapters.common.protobuf import timestamp
+from adapters.inbound.grpc.metadata import CallContext
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import Servicer
 from bank.customer.v1 import customer_pb2, customer_service_pb2, customer_service_pb2_grpc
@@ -46,32 +45,30 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self._operators = operators
 
     async def RegisterCustomer(
-        self, request: RegisterCustomerRequest, context: grpc.aio.ServicerContext
+        self, request: RegisterCustomerRequest, context: CallContext
     ) -> RegisterCustomerResponse:
         self._operators.check(context, "RegisterCustomer")
         customer = await self._app.register_customer(RegisterCustomer(name=request.name))
         return RegisterCustomerResponse(customer=customer_message(customer))
 
-    async def GetCustomer(self, request: GetCustomerRequest, context: grpc.aio.ServicerContext) -> GetCustomerResponse:
+    async def GetCustomer(self, request: GetCustomerRequest, context: CallContext) -> GetCustomerResponse:
         self._operators.check(context, "GetCustomer")
         return GetCustomerResponse(customer=customer_message(await self._app.get_customer(request.customer_id)))
 
-    async def SuspendCustomer(
-        self, request: SuspendCustomerRequest, context: grpc.aio.ServicerContext
-    ) -> SuspendCustomerResponse:
+    async def SuspendCustomer(self, request: SuspendCustomerRequest, context: CallContext) -> SuspendCustomerResponse:
         self._operators.check(context, "SuspendCustomer")
         customer = await self._app.suspend_customer(SuspendCustomer(request.customer_id))
         return SuspendCustomerResponse(customer=customer_message(customer))
 
     async def ReinstateCustomer(
-        self, request: ReinstateCustomerRequest, context: grpc.aio.ServicerContext
+        self, request: ReinstateCustomerRequest, context: CallContext
     ) -> ReinstateCustomerResponse:
         self._operators.check(context, "ReinstateCustomer")
         customer = await self._app.reinstate_customer(ReinstateCustomer(request.customer_id))
         return ReinstateCustomerResponse(customer=customer_message(customer))
 
     async def TerminateCustomer(
-        self, request: TerminateCustomerRequest, context: grpc.aio.ServicerContext
+        self, request: TerminateCustomerRequest, context: CallContext
     ) -> TerminateCustomerResponse:
         self._operators.check(context, "TerminateCustomer")
         customer = await self._app.terminate_customer(TerminateCustomer(request.customer_id))

@@ -62,6 +62,11 @@ def status_for(error: errors.DomainError) -> grpc.Status:
     return _status(code, error.message, reason, *extra)
 
 
+def status_for_exception(error: Exception, method: str) -> grpc.Status:
+    """A refusal's status, or INTERNAL with a reference for anything unexpected (logged here)."""
+    return status_for(error) if isinstance(error, errors.DomainError) else status_for_fault(method)
+
+
 def status_for_fault(method: str) -> grpc.Status:
     """An unexpected exception: logged by the caller with this reference, never described to the client."""
     reference = uuid.uuid4().hex[:16]

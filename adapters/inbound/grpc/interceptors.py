@@ -16,8 +16,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from adapters.common.context import accept_correlation_id, correlation_id
-from adapters.inbound.grpc.errors import status_for, status_for_fault, status_for_undecodable
-from domain.shared.errors import DomainError
+from adapters.inbound.grpc.errors import status_for_exception, status_for_undecodable
 
 log = logging.getLogger("rpc")
 
@@ -62,12 +61,10 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
                     status = status_for_undecodable()
                 else:
                     return await inner(request, context)
-            except DomainError as error:
-                status = status_for(error)
             except grpc.aio.AbortError:
                 raise
-            except Exception:  # noqa: BLE001 - the one place where unexpected faults are turned into INTERNAL
-                status = status_for_fault(method)
+            except Exception as error:  # noqa: BLE001 - refusals get their status; anything else is INTERNAL
+                status = status_for_exception(error, method)
             finally:
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 if status is not None:

@@ -4,10 +4,8 @@ operator's: they check the operator token first (operator.py); the others are th
 
 from __future__ import annotations
 
-import grpc
-
 from adapters.common.protobuf import timestamp
-from adapters.inbound.grpc.metadata import bearer_token, peer_address
+from adapters.inbound.grpc.metadata import CallContext, bearer_token, peer_address
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import Servicer
 from bank.member.v1 import member_pb2, member_service_pb2, member_service_pb2_grpc
@@ -31,7 +29,7 @@ from domain.member.model import BankingMember
 
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 SERVICE_NAME = member_service_pb2.DESCRIPTOR.services_by_name["MemberService"].full_name
-Context = grpc.aio.ServicerContext
+Context = CallContext
 
 
 def member_message(m: BankingMember) -> member_pb2.BankingMember:

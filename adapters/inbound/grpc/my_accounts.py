@@ -5,10 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import grpc
-
 from adapters.common.protobuf import timestamp
-from adapters.inbound.grpc.metadata import bearer_token
+from adapters.inbound.grpc.metadata import CallContext, bearer_token
 from adapters.inbound.grpc.server import Servicer
 from bank.my_accounts.v1 import my_accounts_pb2, my_accounts_service_pb2, my_accounts_service_pb2_grpc
 from bank.my_accounts.v1.my_accounts_service_pb2 import (
@@ -47,9 +45,7 @@ class MyAccountsServicer(my_accounts_service_pb2_grpc.MyAccountsServiceServicer)
     def __init__(self, queries: MyAccountsQueries) -> None:
         self._queries = queries
 
-    async def ListMyAccounts(
-        self, request: ListMyAccountsRequest, context: grpc.aio.ServicerContext
-    ) -> ListMyAccountsResponse:
+    async def ListMyAccounts(self, request: ListMyAccountsRequest, context: CallContext) -> ListMyAccountsResponse:
         result = await self._queries.list_my_accounts(
             ListMyAccounts(bearer_token(context), request.account_number, request.min_sequence)
         )
@@ -66,7 +62,7 @@ class AccountsSnapshotServicer(my_accounts_service_pb2_grpc.AccountsSnapshotServ
         self._queries = queries
 
     async def GetAccountsSnapshot(
-        self, request: GetAccountsSnapshotRequest, context: grpc.aio.ServicerContext
+        self, request: GetAccountsSnapshotRequest, context: CallContext
     ) -> GetAccountsSnapshotResponse:
         result = await self._queries.snapshot(request.customer_id)
         return GetAccountsSnapshotResponse(accounts=account_messages(result.accounts), stale=result.stale)

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import logging
 
-import grpc
-
-from adapters.inbound.grpc.metadata import bearer_token
+from adapters.inbound.grpc.metadata import CallContext, bearer_token
 from domain.shared.clock import Clock
 from domain.shared.errors import InvalidToken, PermissionDenied
 from domain.shared.tokens import AccessTokenVerifier, OperatorClaims, OperatorVerifier
@@ -29,7 +27,7 @@ class OperatorGuard:
         self._clock = clock
         self._members = members
 
-    def check(self, context: grpc.aio.ServicerContext, rpc: str) -> OperatorClaims:
+    def check(self, context: CallContext, rpc: str) -> OperatorClaims:
         """The operator calling `rpc`; InvalidToken or PermissionDenied for anyone else."""
         token = bearer_token(context)
         now = self._clock.now()

@@ -10,9 +10,26 @@ import logging
 from collections.abc import Generator
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
+
+
+async def _no_route(_request: Request, exc: Exception) -> JSONResponse:
+    # a google.rpc.Status body like every other refusal: 404 NOT_FOUND, 405 UNIMPLEMENTED
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    code, message = (12, "method not allowed") if status == 405 else (5, "no such route")
+    return JSONResponse({"code": code, "message": message, "details": []}, status)
+
+
+def rest_app(routes: list[BaseRoute]) -> Starlette:
+    """A service's REST application: its routes, and JSON refusals for the paths it does not have."""
+    return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route})
 
 
 class _EmbeddedServer(uvicorn.Server):

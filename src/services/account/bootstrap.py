@@ -24,7 +24,14 @@ from domain.account.commands import RecordCustomerStatus
 from domain.account.handlers import AccountApplication
 from domain.shared.clock import Clock, SystemClock
 from services.account.settings import AccountSettings
-from services.runtime.roles import consumer_loop, open_database, relay_loop, retry_until_done, run_relay_alone
+from services.runtime.roles import (
+    consumer_loop,
+    open_database,
+    relay_loop,
+    rest_loop,
+    retry_until_done,
+    run_relay_alone,
+)
 
 
 @dataclass
@@ -68,8 +75,9 @@ async def serve(config: AccountSettings) -> None:
     common = config.common
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
+    servicers = [account_servicer(service.app)]
     server = GrpcServer(
-        [account_servicer(service.app)],
+        servicers,
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
     stop = stop_signal()
@@ -84,6 +92,7 @@ async def serve(config: AccountSettings) -> None:
 
     background = [
         service.verifier.run,
+        rest_loop(common, servicers),
         consumer_loop(
             common,
             common.consumer_group_id,

@@ -9,6 +9,7 @@ from domain.account.model import DEFAULT_MAX_AMOUNT
 from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50053
+DEFAULT_REST_PORT = 8053
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class AccountSettings:
         # member service reads), so `bank up` with another MEMBER_REST_PORT needs nothing more.
         member_rest = env("MEMBER_REST_PORT", "8052")
         return cls(
-            common=CommonSettings.from_env("account", DEFAULT_PORT),
+            common=CommonSettings.from_env("account", DEFAULT_PORT, DEFAULT_REST_PORT),
             jwks_url=env("MEMBER_JWKS_URL", f"http://127.0.0.1:{member_rest}/.well-known/jwks.json"),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),

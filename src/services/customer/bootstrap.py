@@ -24,14 +24,15 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import open_database, relay_loop, retry_until_done, run_relay_alone
+from services.runtime.roles import open_database, relay_loop, rest_loop, retry_until_done, run_relay_alone
 from services.runtime.settings import CommonSettings
 
 DEFAULT_PORT = 50051
+DEFAULT_REST_PORT = 8051
 
 
 def settings() -> CommonSettings:
-    return CommonSettings.from_env("customer", DEFAULT_PORT)
+    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT)
 
 
 @dataclass
@@ -84,11 +85,14 @@ async def serve(config: CommonSettings) -> None:
         else None
     )
     guard = OperatorGuard(operator_verifier(operators), SystemClock(), members)
+    servicers = [customer_servicer(service.app, guard)]
     server = GrpcServer(
-        [customer_servicer(service.app, guard)],
+        servicers,
         ServerOptions(config.grpc_host, config.grpc_port, config.grace_seconds, config.drain_delay_seconds),
     )
-    background = [relay_loop(config, service.relay)] if config.outbox_relay == "inprocess" else []
+    background = [rest_loop(config, servicers)]
+    if config.outbox_relay == "inprocess":
+        background.append(relay_loop(config, service.relay))
     if members is not None:
         background.append(member_keys_loop(members))
     await run_until_stopped(

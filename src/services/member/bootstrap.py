@@ -10,7 +10,6 @@ from pathlib import Path
 
 import grpc
 from confluent_kafka import Producer
-from starlette.applications import Starlette
 
 from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.member import member_servicer
@@ -19,7 +18,6 @@ from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_st
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
 from adapters.inbound.rest.keys import JWKS_PATH, key_routes
-from adapters.inbound.rest.server import RestServer
 from adapters.outbound.events.member import member_events
 from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
@@ -37,7 +35,7 @@ from domain.member.handlers import MemberApplication, Throttles
 from domain.shared.clock import Clock, SystemClock
 from services.member.settings import MemberSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import consumer_loop, open_database, relay_loop, run_relay_alone
+from services.runtime.roles import consumer_loop, open_database, relay_loop, rest_loop, run_relay_alone
 
 
 @dataclass
@@ -96,22 +94,19 @@ async def serve(config: MemberSettings) -> None:
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
+    servicers = [member_servicer(service.app, guard)]
     grpc_server = GrpcServer(
-        [member_servicer(service.app, guard)],
+        servicers,
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
-    jwks_uri = f"http://{common.grpc_host}:{config.rest_port}{JWKS_PATH}"
-    rest = RestServer(
-        Starlette(routes=key_routes(service.keys.jwks, openid_configuration(config.jwt_issuer, jwks_uri))),
-        common.grpc_host,
-        config.rest_port,
-    )
+    jwks_uri = f"http://{common.grpc_host}:{common.rest_port}{JWKS_PATH}"
+    keys = key_routes(service.keys.jwks, openid_configuration(config.jwt_issuer, jwks_uri))
 
     async def apply_status(customer_id: str, status: str, version: int, tx: SqlAlchemyMemberUnitOfWork) -> None:
         await service.app.record_customer_status(RecordCustomerStatus(customer_id, status, version), tx)
 
     background = [
-        rest.run,
+        rest_loop(common, servicers, keys),
         consumer_loop(
             common,
             common.consumer_group_id,

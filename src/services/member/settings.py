@@ -11,12 +11,12 @@ from domain.member.lockout import LockoutPolicy
 from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50052
+DEFAULT_REST_PORT = 8052
 
 
 @dataclass(frozen=True)
 class MemberSettings:
     common: CommonSettings
-    rest_port: int
     jwt_issuer: str
     jwt_audience: str
     jwt_keys_dir: str
@@ -36,12 +36,11 @@ class MemberSettings:
 
     @classmethod
     def from_env(cls) -> MemberSettings:
-        common = CommonSettings.from_env("member", DEFAULT_PORT)
+        common = CommonSettings.from_env("member", DEFAULT_PORT, DEFAULT_REST_PORT)
         var_dir = env("VAR_DIR", "var")
         workers = int(env("HASH_WORKERS", str(os.cpu_count() or 1)))
         return cls(
             common=common,
-            rest_port=int(env("MEMBER_REST_PORT", "8052")),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),
             jwt_keys_dir=env("JWT_KEYS_DIR", f"{var_dir}/keys/member"),

@@ -20,7 +20,7 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
-from services.runtime.roles import consumer_loop, open_database, retry_until_done
+from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done
 
 
 @dataclass
@@ -64,7 +64,8 @@ async def serve(config: MyAccountsSettings) -> None:
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
     options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
-    public = GrpcServer([my_accounts_servicer(service.queries)], options)
+    servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
+    public = GrpcServer(servicers, options)
     internal = GrpcServer(
         [accounts_snapshot_servicer(service.queries)],
         ServerOptions(common.grpc_host, config.internal_port, common.grace_seconds, common.drain_delay_seconds),
@@ -74,7 +75,7 @@ async def serve(config: MyAccountsSettings) -> None:
         await open_database(service.storage.engine, tables.metadata)
         await retry_until_done("fetching the member service's JWKS", service.tokens.load)
 
-    background = [service.tokens.run]
+    background = [service.tokens.run, rest_loop(common, servicers)]
     if config.projector == "inprocess":
         background.append(projector_loop(service))
     await run_until_stopped([public, internal], ready, background, stop_signal())

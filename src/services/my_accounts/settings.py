@@ -8,6 +8,7 @@ from datetime import timedelta
 from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50054
+DEFAULT_REST_PORT = 8054
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class MyAccountsSettings:
     @classmethod
     def from_env(cls) -> MyAccountsSettings:
         return cls(
-            common=CommonSettings.from_env("my_accounts", DEFAULT_PORT),
+            common=CommonSettings.from_env("my_accounts", DEFAULT_PORT, DEFAULT_REST_PORT),
             internal_port=int(env("MY_ACCOUNTS_INTERNAL_PORT", "50064")),
             jwks_url=env("MEMBER_JWKS_URL", "http://127.0.0.1:8052/.well-known/jwks.json"),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),

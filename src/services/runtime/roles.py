@@ -6,15 +6,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.routing import BaseRoute
 
 from adapters.common.logging import configure_logging
-from adapters.inbound.grpc.server import stop_signal
+from adapters.inbound.grpc.server import Servicer, stop_signal
 from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
+from adapters.inbound.rest.server import RestServer, rest_app
+from adapters.inbound.rest.transcoding import rpc_routes
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
 from domain.shared.ports import UnitOfWork
@@ -55,6 +58,13 @@ async def run_relay_alone(
     await open_database(engine, metadata)
     await relay_loop(settings, relay)(stop_signal())
     await engine.dispose()
+
+
+def rest_loop(
+    settings: CommonSettings, servicers: Sequence[Servicer], extra: Sequence[BaseRoute] = ()
+) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """The servicers' REST/JSON routes (and `extra` ones) on the service's REST port, until stopped."""
+    return RestServer(rest_app([*extra, *rpc_routes(servicers)]), settings.grpc_host, settings.rest_port).run
 
 
 def relay_loop(settings: CommonSettings, relay: KafkaOutboxRelay) -> Callable[[asyncio.Event], Awaitable[None]]:

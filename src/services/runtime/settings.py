@@ -17,6 +17,8 @@ class CommonSettings:
     kafka_bootstrap_servers: str
     grpc_host: str
     grpc_port: int
+    # The same RPCs over REST/JSON (adapters/inbound/rest), as the gateway transcodes them.
+    rest_port: int
     log_level: str
     # "inprocess": the relay runs inside the service and is woken by each commit; "off": run it alone
     # with `python -m services.<name> relay`.
@@ -36,7 +38,7 @@ class CommonSettings:
         return self.topic_prefix + name
 
     @classmethod
-    def from_env(cls, service: str, default_port: int) -> CommonSettings:
+    def from_env(cls, service: str, default_port: int, default_rest_port: int) -> CommonSettings:
         prefix = service.upper()
         var_dir = env("VAR_DIR", "var")
         return cls(
@@ -47,6 +49,7 @@ class CommonSettings:
             kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             grpc_host=env("GRPC_HOST", "127.0.0.1"),
             grpc_port=int(env(f"{prefix}_GRPC_PORT", env("GRPC_PORT", str(default_port)))),
+            rest_port=int(env(f"{prefix}_REST_PORT", str(default_rest_port))),
             log_level=env("LOG_LEVEL", "INFO"),
             outbox_relay=env("OUTBOX_RELAY", "inprocess"),
             create_topics=env("KAFKA_CREATE_TOPICS", "true") == "true",
