@@ -9,7 +9,7 @@ import asyncio
 import grpc
 import pytest
 
-from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory
+from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory, replicas_channel
 from bank.my_accounts.v1 import my_accounts_service_pb2 as pb
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from domain.member.ports import AccountsSnapshotState
@@ -78,3 +78,28 @@ async def test_a_slow_view_costs_at_most_the_deadline(view) -> None:  # type: ig
         started = loop.time()
         assert (await directory.snapshot(CUSTOMER)).state is AccountsSnapshotState.UNAVAILABLE
         assert loop.time() - started < 0.5
+
+
+async def test_replicas_share_the_calls_round_robin() -> None:
+    """MY_ACCOUNTS_ADDR=host:a,host:b: client-side round robin, every replica gets its share."""
+    servers, views = [], []
+    for _ in range(2):
+        server = grpc.aio.server()
+        servicer = FlakyView()
+        servicer.healthy = True
+        my_accounts_service_pb2_grpc.add_AccountsSnapshotServiceServicer_to_server(servicer, server)
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        servers.append((server, port))
+        views.append(servicer)
+    try:
+        channel = replicas_channel(",".join(f"127.0.0.1:{port}" for _, port in servers))
+        directory = GrpcAccountsDirectory(channel, deadline_seconds=2, breaker_threshold=5, breaker_ttl_seconds=1)
+        for _ in range(10):
+            assert (await directory.snapshot(CUSTOMER)).state is AccountsSnapshotState.FRESH
+        # round robin over the READY replicas (the first calls may go out before both are connected)
+        assert sum(v.received for v in views) == 10 and min(v.received for v in views) >= 3
+        await channel.close()
+    finally:
+        for server, _ in servers:
+            await server.stop(0)

@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 CIRCUIT = "my_accounts"
 
 
+def replicas_channel(addresses: str) -> grpc.aio.Channel:
+    """A channel balancing calls over every replica, client side (round robin): `10.0.0.5:50064,10.0.0.6:50064`
+    is gRPC's static `ipv4:` list; one `host:port` is resolved by DNS to all its addresses (a headless Service
+    in Kubernetes); a target with a scheme (`dns:///...`, `ipv4:...`) is taken as it is."""
+    target = addresses.strip()
+    hosts = [a.strip() for a in target.split(",")]
+    if ":" in target.split(",")[0] and "/" not in target and not target.startswith(("ipv4:", "ipv6:", "dns:")):
+        target = f"ipv4:{','.join(hosts)}" if len(hosts) > 1 else hosts[0]
+    return grpc.aio.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])
+
+
 class GrpcAccountsDirectory:
     def __init__(
         self,

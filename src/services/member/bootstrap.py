@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import grpc
 from confluent_kafka import Producer
 
 from adapters.common.logging import configure_logging
@@ -19,7 +18,7 @@ from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
 from adapters.inbound.rest.keys import JWKS_PATH, key_routes
 from adapters.outbound.events.member import member_events
-from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory
+from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory, replicas_channel
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.security.argon2_hasher import CHEAP, OWASP, Argon2PasswordHasher
 from adapters.outbound.security.common_passwords import CommonPasswordList
@@ -65,7 +64,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
         CHEAP if config.hash_profile == "cheap" else OWASP, workers=config.hash_workers, queue_size=config.hash_queue
     )
     accounts = GrpcAccountsDirectory(
-        grpc.aio.insecure_channel(config.my_accounts_addr, options=[("grpc.lb_policy_name", "round_robin")]),
+        replicas_channel(config.my_accounts_addr),
         deadline_seconds=config.snapshot_deadline_seconds,
         breaker_threshold=config.breaker_threshold,
         breaker_ttl_seconds=config.breaker_ttl_seconds,
