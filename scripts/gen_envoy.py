@@ -9,7 +9,8 @@ python scripts/gen_envoy.py --for-run       # print the config gateway.sh runs (
 Every RPC of every public service gets a route on its gRPC path (the transcoder rewrites REST calls to that
 path and re-routes, so one route serves both) and exactly one JWT rule class on its gRPC path and on each of
 its REST bindings. The policy below is the single place to change who may call what (scripts/gen_openapi.py
-applies it to the OpenAPI document, deploy/envoy/openapi.json, which Envoy serves at GET /openapi.json).
+applies it to the OpenAPI document, deploy/envoy/openapi.json, which Envoy serves at GET /openapi.json). Envoy
+also serves the static web page (web/, WEB_FILES) itself, under a strict Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -49,6 +50,22 @@ MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/op
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing
 # Answered by Envoy itself, public: the committed OpenAPI document (scripts/gen_openapi.py writes it).
 OPENAPI_PATH = "/openapi.json"
+# Answered by Envoy itself, public: the static web page (web/, no build step), each file on one exact GET path.
+# Nothing else of web/ is served; a new file needs a line here (and in tests/gateway).
+WEB_DIR = "web"
+WEB_FILES: dict[str, tuple[str, str]] = {  # path -> (file under web/, content type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/app/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+# On every web answer: same-origin everything, no inline script or style, never framed.
+WEB_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+WEB_SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": WEB_CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
 # Per-RPC route timeouts (seconds); the rest get DEFAULT_TIMEOUT_S. Login hashes a password (argon2id, queued).
 DEFAULT_TIMEOUT_S = 5
 TIMEOUTS_S: dict[str, int] = {"bank.member.v1.MemberService/Login": 10}
@@ -340,7 +357,8 @@ def jwt_rules(rpcs: Iterable[Rpc], rest: bool) -> list[dict[str, Any]]:
         OPERATOR: {"requires": {"provider_name": OPERATOR}},
         MEMBER: {"requires": {"provider_name": MEMBER}},
     }
-    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH)]
+    own = (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
+    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in own]
     for cls in (PUBLIC, OPERATOR, MEMBER):
         for rpc in rpcs:
             if auth_class(rpc) != cls:
@@ -461,6 +479,32 @@ def query_override_routes(rpcs: Iterable[Rpc], no_transcoder: dict[str, Any]) ->
     return routes
 
 
+def _response_headers(headers: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "header": {"key": key, "value": value}}
+        for key, value in headers.items()
+    ]
+
+
+def web_routes(no_transcoder: dict[str, Any]) -> list[dict[str, Any]]:
+    """GET of each file of the web page, answered by Envoy from the file (read when the config loads, relative to
+    the repository root), with its content type and the security headers; the HTML is never cached."""
+    routes = []
+    for path, (name, content_type) in WEB_FILES.items():
+        headers = {"content-type": content_type, **WEB_SECURITY_HEADERS}
+        headers["cache-control"] = "no-store" if content_type.startswith("text/html") else "no-cache"
+        routes.append(
+            {
+                "name": f"web{path}",
+                "match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+                "direct_response": {"status": 200, "body": {"filename": repo_path(str(ROOT / WEB_DIR / name))}},
+                "response_headers_to_add": _response_headers(headers),
+                "typed_per_filter_config": no_transcoder,
+            }
+        )
+    return routes
+
+
 def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descriptor: str) -> dict[str, Any]:
     rpcs = public_rpcs(services)
     exposed = sorted({rpc.service for rpc in rpcs})
@@ -500,6 +544,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "typed_per_filter_config": no_transcoder,
         }
     )
+    routes.extend(web_routes(no_transcoder))
     routes.extend(query_override_routes(rpcs, no_transcoder))
     for rpc in rpcs:
         route = route_for(rpc, UPSTREAMS[rpc.service].cluster)

@@ -194,6 +194,36 @@ def test_public_rules_are_exact(rendered: tuple[Path, dict, dict]) -> None:
             assert not any(matches(r["match"], method, path) for r in public), (rpc.full_name, path)
 
 
+def test_public_paths_of_the_gateway_itself(rendered: tuple[Path, dict, dict]) -> None:
+    """Beside the public RPCs, exactly these exact paths need no token, in both JWT layers: the member keys, the
+    health check, the OpenAPI document and the files of the web page (never a prefix)."""
+    _, config, services = rendered
+    rpc_paths = {rpc.grpc_path for rpc in public_rpcs(services)}
+    expected = {
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/healthz",
+        "/openapi.json",
+        "/",
+        "/app/app.js",
+        "/app/app.css",
+        "/app/favicon.svg",
+    }
+    for layer in ("envoy.filters.http.jwt_authn", "bank.jwt_authn_rpc"):
+        rules = http_filter(config, layer)["rules"]
+        public = [r["match"] for r in rules if "requires" not in r]
+        assert all(set(m) in ({"path"}, {"safe_regex", "headers"}) for m in public), public
+        assert {m["path"] for m in public if "path" in m} - rpc_paths == expected
+        assert first_class(rules, "GET", "/index.html") == "member"
+        assert first_class(rules, "GET", "/app/other.js") == "member"
+    routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    for path in ("/", "/app/app.js", "/app/app.css", "/app/favicon.svg"):
+        route = next(r for r in routes if matches(r["match"], "GET", path))
+        assert route["direct_response"]["body"]["filename"].startswith("web/"), route
+        assert route["typed_per_filter_config"]["envoy.filters.http.grpc_json_transcoder"]["disabled"] is True
+        assert next(r for r in routes if matches(r["match"], "HEAD", path))["name"] == "not_found"
+
+
 def test_internal_service_is_neither_routed_nor_transcoded(rendered: tuple[Path, dict, dict]) -> None:
     config_path, config, services = rendered
     assert INTERNAL in services  # the contract still has it...
