@@ -44,7 +44,11 @@ OPERATOR_METHODS: tuple[str, ...] = (
 # Everything else needs a banking member's access token (deny by default).
 
 # Never routed, never transcoded: service-to-service only.
-INTERNAL_SERVICES: tuple[str, ...] = ("bank.my_accounts.v1.AccountsSnapshotService",)
+INTERNAL_SERVICES: tuple[str, ...] = (
+    "bank.my_accounts.v1.AccountsSnapshotService",
+    "bank.my_accounts.v1.ViewAdminService",
+    "bank.ops.v1.OutboxService",
+)
 # Served by the member service's REST port, public (a verifier needs the keys before it has a token).
 MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing

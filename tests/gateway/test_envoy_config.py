@@ -15,7 +15,12 @@ from tests.gateway.harness import load_gen_envoy
 
 gen = load_gen_envoy()
 
-INTERNAL = "bank.my_accounts.v1.AccountsSnapshotService"
+# Service-to-service and operator-only services: never routed (the generator's INTERNAL_SERVICES, spelled out).
+INTERNAL_SERVICES = (
+    "bank.my_accounts.v1.AccountsSnapshotService",
+    "bank.my_accounts.v1.ViewAdminService",
+    "bank.ops.v1.OutboxService",
+)
 # T13: the explicit public allowlist. Widening it is a security decision: change it here and in gen_envoy.py.
 EXPECTED_PUBLIC = {"bank.member.v1.MemberService/Login", "bank.member.v1.MemberService/RefreshToken"}
 EXPECTED_OPERATOR_SAMPLES = {
@@ -83,7 +88,7 @@ def sample_path(template: str) -> str:
 
 
 def public_rpcs(services: dict[str, list[Any]]) -> list[Any]:
-    return [rpc for name, rpcs in services.items() if name != INTERNAL for rpc in rpcs]
+    return [rpc for name, rpcs in services.items() if name not in INTERNAL_SERVICES for rpc in rpcs]
 
 
 def test_generated_config_passes_envoy_validate(rendered: tuple[Path, dict, dict]) -> None:
@@ -224,17 +229,19 @@ def test_public_paths_of_the_gateway_itself(rendered: tuple[Path, dict, dict]) -
         assert next(r for r in routes if matches(r["match"], "HEAD", path))["name"] == "not_found"
 
 
-def test_internal_service_is_neither_routed_nor_transcoded(rendered: tuple[Path, dict, dict]) -> None:
+def test_internal_services_are_neither_routed_nor_transcoded(rendered: tuple[Path, dict, dict]) -> None:
     config_path, config, services = rendered
-    assert INTERNAL in services  # the contract still has it...
+    assert set(gen.INTERNAL_SERVICES) == set(INTERNAL_SERVICES)
     text = config_path.read_text()
-    assert "AccountsSnapshotService" not in text  # ...and the gateway never names it
     transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
-    assert INTERNAL not in transcoder["services"]
     routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
-    path = f"/{INTERNAL}/GetAccountsSnapshot"
-    first = next(r for r in routes if matches(r["match"], "POST", path))
-    assert first["name"] == "not_found"
+    for internal in INTERNAL_SERVICES:
+        assert internal in services  # the contract still has it...
+        assert internal.rsplit(".", 1)[-1] not in text  # ...and the gateway never names it
+        assert internal not in transcoder["services"]
+        for rpc in services[internal]:
+            first = next(r for r in routes if matches(r["match"], "POST", rpc.grpc_path))
+            assert first["name"] == "not_found", rpc.grpc_path
     for health in ("/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"):
         assert next(r for r in routes if matches(r["match"], "POST", health))["name"] == "not_found"
 

@@ -24,10 +24,14 @@ from tests.conftest import ROOT, free_port
 BANK = Path(sys.executable).with_name("bank")
 
 
-def bank(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def bank(
+    *args: str, env: dict[str, str], timeout: float = 180, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     # The installed console script, as the README runs it; `python -m services.cli` if not installed.
     command = [str(BANK)] if BANK.exists() else [sys.executable, "-m", "services.cli"]
-    return subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, input=input
+    )
 
 
 def status(env: dict[str, str]) -> dict:

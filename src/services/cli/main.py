@@ -17,10 +17,11 @@ import typer
 from rich.table import Column, Table
 
 from services.cli import demo as demo_steps
-from services.cli import gateway, health, kafka, processes, registry
+from services.cli import dlq, gateway, health, kafka, operations, processes, registry, view
 from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
 from services.cli.paths import Paths
+from services.cli.processes import service_address
 from services.cli.registry import SERVICES, ServiceSpec
 
 app = typer.Typer(
@@ -30,6 +31,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+app.add_typer(operations.customers, name="customer")
+app.add_typer(operations.members, name="member")
+app.add_typer(operations.accounts, name="account")
+app.add_typer(operations.outbox, name="outbox")
+app.add_typer(dlq.dlq, name="dlq")
+app.add_typer(view.view, name="view")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -60,18 +68,6 @@ def get_paths(ctx: typer.Context) -> Paths:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
-
-
-def service_address(paths: Paths, spec: ServiceSpec) -> str:
-    """A running service's address as recorded at start; otherwise where the environment says it would be."""
-    if processes.running_pid(paths, spec) is not None:
-        try:
-            recorded = paths.address(spec.name).read_text().strip()
-        except FileNotFoundError:
-            recorded = ""
-        if recorded:
-            return recorded
-    return spec.address()
 
 
 # ---------------------------------------------------------------------------------------------------- up

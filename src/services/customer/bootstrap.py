@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.customer import customer_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
+from adapters.inbound.grpc.ops import outbox_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.outbound.events.customer import customer_events
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
@@ -20,6 +21,7 @@ from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import customer as tables
 from adapters.outbound.sqlalchemy.customer import SqlAlchemyCustomerUnitOfWork
 from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
@@ -86,8 +88,9 @@ async def serve(config: CommonSettings) -> None:
     )
     guard = OperatorGuard(operator_verifier(operators), SystemClock(), members)
     servicers = [customer_servicer(service.app, guard)]
+    ops = outbox_servicer(SqlOutboxMonitor(service.storage.engine, tables.outbox), guard)
     server = GrpcServer(
-        servicers,
+        [*servicers, ops],
         ServerOptions(config.grpc_host, config.grpc_port, config.grace_seconds, config.drain_delay_seconds),
     )
     background = [rest_loop(config, servicers)]

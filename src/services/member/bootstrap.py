@@ -13,6 +13,7 @@ from confluent_kafka import Producer
 from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.member import member_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
+from adapters.inbound.grpc.ops import outbox_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
@@ -28,6 +29,7 @@ from adapters.outbound.security.throttle import TokenBucketThrottle
 from adapters.outbound.sqlalchemy import member as tables
 from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
+from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.member.commands import RecordCustomerStatus
 from domain.member.handlers import MemberApplication, Throttles
@@ -94,8 +96,9 @@ async def serve(config: MemberSettings) -> None:
     service = bootstrap(config)
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
     servicers = [member_servicer(service.app, guard)]
+    ops = outbox_servicer(SqlOutboxMonitor(service.storage.engine, tables.outbox), guard)
     grpc_server = GrpcServer(
-        servicers,
+        [*servicers, ops],
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
     jwks_uri = f"http://{common.grpc_host}:{common.rest_port}{JWKS_PATH}"

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.common.logging import configure_logging
-from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer
+from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer, view_admin_servicer
+from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
 from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
@@ -20,6 +21,7 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
+from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done
 
 
@@ -64,10 +66,11 @@ async def serve(config: MyAccountsSettings) -> None:
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
     options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
+    guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), SystemClock(), service.tokens)
     servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
     public = GrpcServer(servicers, options)
     internal = GrpcServer(
-        [accounts_snapshot_servicer(service.queries)],
+        [accounts_snapshot_servicer(service.queries), view_admin_servicer(service.queries, guard)],
         ServerOptions(common.grpc_host, config.internal_port, common.grace_seconds, common.drain_delay_seconds),
     )
 
