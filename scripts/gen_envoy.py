@@ -43,7 +43,7 @@ OPERATOR_METHODS: tuple[str, ...] = (
 )
 # Everything else needs a banking member's access token (deny by default).
 
-# Never routed, never transcoded: service-to-service only.
+# Never routed, never transcoded: service-to-service (the login snapshot) and operator-only (ops, view admin).
 INTERNAL_SERVICES: tuple[str, ...] = (
     "bank.my_accounts.v1.AccountsSnapshotService",
     "bank.my_accounts.v1.ViewAdminService",
