@@ -20,7 +20,7 @@ from services.cli import demo as demo_steps
 from services.cli import dlq, gateway, health, kafka, operations, processes, registry, view
 from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
-from services.cli.paths import Paths
+from services.cli.paths import Paths, env
 from services.cli.processes import service_address
 from services.cli.registry import SERVICES, ServiceSpec
 
@@ -149,6 +149,8 @@ def start_services(paths: Paths, specs: Iterable[ServiceSpec], timeout: float) -
                 "VAR_DIR": str(paths.var),
                 spec.port_env: str(spec.port()),
                 "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+                # the local gateway calls from loopback: its x-forwarded-for names the caller (member's throttle)
+                "TRUSTED_PROXIES": env("TRUSTED_PROXIES", "127.0.0.1/32"),
             },
         )
         started[spec.name] = process

@@ -12,6 +12,7 @@ from confluent_kafka import Producer
 
 from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.member import member_servicer
+from adapters.inbound.grpc.metadata import ClientAddress
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.ops import outbox_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
@@ -95,7 +96,7 @@ async def serve(config: MemberSettings) -> None:
     configure_logging(common.service, common.log_level)
     service = bootstrap(config)
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
-    servicers = [member_servicer(service.app, guard)]
+    servicers = [member_servicer(service.app, guard, ClientAddress(config.trusted_proxies))]
     ops = outbox_servicer(SqlOutboxMonitor(service.storage.engine, tables.outbox), guard)
     grpc_server = GrpcServer(
         [*servicers, ops],

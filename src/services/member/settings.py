@@ -28,6 +28,8 @@ class MemberSettings:
     snapshot_deadline_seconds: float
     breaker_threshold: int
     breaker_ttl_seconds: float
+    # Proxies (CIDRs) whose x-forwarded-for names the caller for the per-source login throttle: the gateway.
+    trusted_proxies: tuple[str, ...]
     throttle_source_capacity: int
     throttle_source_per_second: float
     throttle_id_capacity: int
@@ -52,6 +54,7 @@ class MemberSettings:
             snapshot_deadline_seconds=float(env("SNAPSHOT_DEADLINE_MS", "500")) / 1000,
             breaker_threshold=int(env("BREAKER_THRESHOLD", "5")),
             breaker_ttl_seconds=float(env("BREAKER_TTL_SECONDS", "10")),
+            trusted_proxies=tuple(p for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()),
             throttle_source_capacity=int(env("THROTTLE_SOURCE_CAPACITY", "200")),
             throttle_source_per_second=float(env("THROTTLE_SOURCE_PER_SECOND", "100")),
             throttle_id_capacity=int(env("THROTTLE_ID_CAPACITY", "10")),
