@@ -53,3 +53,16 @@ if [[ ! -f "$web_stamp" ]]; then
     echo "[bootstrap] npm not found: tests/web/test_web_page.py cannot run" >&2
   fi
 fi
+
+# kustomize, at the version pinned here, into .venv/bin (scripts/validate-k8s.sh and tests/deploy render the
+# Kubernetes manifests with it). v5.8.2: the newest that builds with Go 1.26 (v5.8.3 needs Go 1.27).
+kustomize_version="v5.8.2"
+if [[ "$(.venv/bin/kustomize version 2>/dev/null)" != "$kustomize_version" ]]; then
+  go="$(command -v go || echo /usr/local/go/bin/go)"
+  if [[ -x "$go" ]]; then
+    echo "[bootstrap] installing kustomize $kustomize_version into .venv/bin (go install)" >&2
+    GOBIN="$root/.venv/bin" "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version"
+  else
+    echo "[bootstrap] Go not found: kustomize not installed (tests/deploy needs it)" >&2
+  fi
+fi

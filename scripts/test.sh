@@ -18,6 +18,8 @@ step "gateway: deploy/envoy is up to date and envoy --mode validate accepts it"
 python scripts/gen_envoy.py --check --validate
 step "gateway: deploy/envoy/openapi.json is up to date"
 python scripts/gen_openapi.py --check
+step "kubernetes: deploy/k8s generated files up to date, kustomize renders, kubernetes-validate --strict"
+scripts/validate-k8s.sh --no-pytest
 step "ruff"
 ruff check .
 ruff format --check .
