@@ -701,6 +701,8 @@ def check_gateway(docs: list[dict[str, Any]]) -> list[str]:
     address = container_env(docs, pod_spec(member)["containers"][0]).get("MY_ACCOUNTS_ADDR", "")
     if not address.startswith("dns:///my-accounts-internal.") or not address.endswith(":50064"):
         problems.append(f"member: MY_ACCOUNTS_ADDR={address} is not the headless internal Service")
+    if not container_env(docs, pod_spec(member)["containers"][0]).get("TRUSTED_PROXIES"):
+        problems.append("member: no TRUSTED_PROXIES (the login throttle would see only the gateway's address)")
     return problems
 
 
