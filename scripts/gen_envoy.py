@@ -263,6 +263,7 @@ class Settings:
     login_burst: int
     global_rps: int
     global_burst: int
+    health_interval_ms: int  # active health checks of every upstream (NOT_SERVING or gone: no traffic)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -284,6 +285,7 @@ class Settings:
             login_burst=int(get("GATEWAY_LOGIN_BURST", "40")),
             global_rps=int(get("GATEWAY_GLOBAL_RPS", "500")),
             global_burst=int(get("GATEWAY_GLOBAL_BURST", "1000")),
+            health_interval_ms=int(get("GATEWAY_HEALTH_INTERVAL_MS", "1000")),
         )
 
 
@@ -445,6 +447,22 @@ def route_for(rpc: Rpc, cluster: str) -> dict[str, Any]:
             "timeout": timeout,
             # a gRPC client's shorter deadline (grpc-timeout) wins; a longer one is cut to the route timeout
             "max_stream_duration": {"grpc_timeout_header_max": timeout},
+            # Only where the upstream cannot have started the call (no connection, stream refused, reset before
+            # the request went out, as when a replica drains): never after, so a non-idempotent call such as a
+            # login never runs twice. Another host is tried.
+            "retry_policy": {
+                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                "num_retries": 2,
+                "retry_host_predicate": [
+                    {
+                        "name": "envoy.retry_host_predicates.previous_hosts",
+                        "typed_config": _any(
+                            "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
+                        ),
+                    }
+                ],
+                "host_selection_retry_max_attempts": 3,
+            },
         },
     }
     if rpc.full_name in LOGIN_RATE_LIMITED:
@@ -696,8 +714,10 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         http_filters=http_filters,
     )
 
-    clusters = [grpc_cluster(c, settings.addresses[c]) for c in sorted({u.cluster for u in UPSTREAMS.values()})]
-    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster]))
+    interval = settings.health_interval_ms
+    grpc_clusters = sorted({u.cluster for u in UPSTREAMS.values()})
+    clusters = [grpc_cluster(c, settings.addresses[c], interval) for c in grpc_clusters]
+    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster], interval))
     return {
         "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
         "overload_manager": {
@@ -751,10 +771,26 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def grpc_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
+def health_checks(interval_ms: int, check: dict[str, Any]) -> list[dict[str, Any]]:
+    """One failed check takes a host out (a replica turns NOT_SERVING first thing on SIGTERM and keeps serving
+    for its drain delay, which must be longer than this interval); one good check brings it back."""
+    return [
+        {
+            "timeout": _seconds(min(1.0, interval_ms / 1000)),
+            "interval": _seconds(interval_ms / 1000),
+            "unhealthy_threshold": 1,
+            "healthy_threshold": 1,
+            **check,
+        }
+    ]
+
+
+def grpc_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms: int) -> dict[str, Any]:
     return {
         "name": name,
         **_endpoints(name, endpoints),
+        # the standard grpc.health.v1 check of the whole server ("")
+        "health_checks": health_checks(health_interval_ms, {"grpc_health_check": {}}),
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _any(
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -784,10 +820,11 @@ def grpc_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
     }
 
 
-def rest_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
+def rest_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms: int) -> dict[str, Any]:
     return {
         "name": name,
         **_endpoints(name, endpoints),
+        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_REST_PATHS[0]}}),
         "circuit_breakers": {
             "thresholds": [
                 {

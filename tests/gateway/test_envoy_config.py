@@ -117,11 +117,23 @@ def test_variants_pass_envoy_validate(tmp_path: Path, extra: dict[str, str]) -> 
 
 def test_replicas_become_round_robin_endpoints() -> None:
     settings = gen.Settings.from_env({"GATEWAY_ACCOUNT_ADDR": "127.0.0.1:1, 127.0.0.2:2", "GATEWAY_MEMBER_ADDR": "a:3"})
-    account = gen.grpc_cluster("account", settings.addresses["account"])
+    account = gen.grpc_cluster("account", settings.addresses["account"], settings.health_interval_ms)
     endpoints = account["load_assignment"]["endpoints"][0]["lb_endpoints"]
     assert [e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints] == [1, 2]
     assert (account["type"], account["lb_policy"]) == ("STATIC", "ROUND_ROBIN")
-    assert gen.grpc_cluster("member", settings.addresses["member"])["type"] == "STRICT_DNS"
+    assert gen.grpc_cluster("member", settings.addresses["member"], 1000)["type"] == "STRICT_DNS"
+    # a replica that turns NOT_SERVING (or is gone) is out after one check; calls it never started go elsewhere
+    (check,) = account["health_checks"]
+    assert "grpc_health_check" in check and check["unhealthy_threshold"] == 1 and check["interval"] == "1s"
+
+
+def test_only_calls_an_upstream_never_started_are_retried(rendered: tuple[Path, dict, dict]) -> None:
+    _, config, _ = rendered
+    routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    for route in routes:
+        if "route" in route and route["route"]["cluster"] != "member_rest":
+            policy = route["route"]["retry_policy"]
+            assert set(policy["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset-before-request"}
 
 
 def test_public_allowlist_is_explicit_and_small(rendered: tuple[Path, dict, dict]) -> None:
