@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.common import metrics
 from adapters.common.context import accept_correlation_id, correlation_id
 from adapters.inbound.grpc.errors import status_for_exception, status_for_undecodable
 from adapters.inbound.grpc.server import Servicer
@@ -135,8 +136,11 @@ def _endpoint(binding: Binding, handler: Callable[[Any, Any], Awaitable[Message]
         except Exception as error:  # noqa: BLE001 - refusals and faults become a Status, as over gRPC
             status = status_for_error(error, method)
             log.info("%s %s -> %s in %.1f ms", request.method, method, status.code.name, _ms(started))
+            metrics.observe_rpc("rest", method, status.code.name, time.perf_counter() - started)
             return status_response(status)
-        return Response(_json(answer), media_type=JSON)
+        response = Response(_json(answer), media_type=JSON)
+        metrics.observe_rpc("rest", method, "OK", time.perf_counter() - started)
+        return response
 
     return endpoint
 

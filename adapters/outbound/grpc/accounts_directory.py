@@ -4,7 +4,11 @@ Every call has a deadline. A purgatory circuit breaker counts failures (errors a
 open, no network call is made until its TTL has passed. Purgatory's half-open state admits every caller,
 so a cap beside it lets at most `half_open_limit` probes through at once. Whatever happens, login gets an
 answer quickly: UNAVAILABLE accounts, never an error. No retries: the deadline is short and the fallback
-is cheap, so a retry would only add load to a struggling service."""
+is cheap, so a retry would only add load to a struggling service.
+
+The breaker's state is exported as `bank_circuit_breaker_state{circuit="my_accounts"}` from purgatory's own
+state-change hook. Purgatory moves from opened to half-opened lazily, at the first call after the TTL: an
+idle member service shows `opened` until its next login."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import grpc
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from adapters.common.metrics import set_breaker_state
 from adapters.common.protobuf import from_timestamp
 from bank.my_accounts.v1 import my_accounts_service_pb2 as pb
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
@@ -48,6 +53,8 @@ class GrpcAccountsDirectory:
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=breaker_threshold, default_ttl=breaker_ttl_seconds
         )
+        self._breakers.add_listener(_export_state)
+        set_breaker_state(CIRCUIT, "closed")
         self._half_open_limit = half_open_limit
         self._probes = 0
         self.calls = 0  # network calls made, for tests and metrics
@@ -83,3 +90,9 @@ class GrpcAccountsDirectory:
                 for a in response.accounts
             ),
         )
+
+
+def _export_state(name: str, event_type: str, event: object) -> None:
+    """Purgatory's hook: every state change of a breaker, as it happens."""
+    if event_type == "state_changed":
+        set_breaker_state(name, str(getattr(event, "state", "")))

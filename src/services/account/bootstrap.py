@@ -31,6 +31,7 @@ from services.runtime.roles import (
     rest_loop,
     retry_until_done,
     run_relay_alone,
+    serve_metrics,
 )
 
 
@@ -74,6 +75,7 @@ def bootstrap(
 async def serve(config: AccountSettings) -> None:
     common = config.common
     configure_logging(common.service, common.log_level)
+    metrics = serve_metrics(common.metrics_host, common.metrics_port)
     service = bootstrap(config)
     servicers = [account_servicer(service.app)]
     server = GrpcServer(
@@ -105,6 +107,7 @@ async def serve(config: AccountSettings) -> None:
         background.append(relay_loop(common, service.relay))
     await run_until_stopped(server, ready, background, stop)
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: AccountSettings) -> None:

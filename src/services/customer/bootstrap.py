@@ -24,15 +24,23 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import open_database, relay_loop, rest_loop, retry_until_done, run_relay_alone
+from services.runtime.roles import (
+    open_database,
+    relay_loop,
+    rest_loop,
+    retry_until_done,
+    run_relay_alone,
+    serve_metrics,
+)
 from services.runtime.settings import CommonSettings
 
 DEFAULT_PORT = 50051
 DEFAULT_REST_PORT = 8051
+DEFAULT_METRICS_PORT = 9051
 
 
 def settings() -> CommonSettings:
-    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT)
+    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT)
 
 
 @dataclass
@@ -75,6 +83,7 @@ def member_keys_loop(members: RemoteJwksVerifier) -> Callable[[asyncio.Event], A
 
 async def serve(config: CommonSettings) -> None:
     configure_logging(config.service, config.log_level)
+    metrics = serve_metrics(config.metrics_host, config.metrics_port)
     service = bootstrap(config)
     operators = OperatorSettings.from_env()
     members = (
@@ -99,6 +108,7 @@ async def serve(config: CommonSettings) -> None:
         server, lambda: open_database(service.storage.engine, tables.metadata), background, stop_signal()
     )
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: CommonSettings) -> None:

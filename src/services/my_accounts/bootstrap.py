@@ -20,7 +20,7 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
-from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done
+from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done, serve_metrics
 
 
 @dataclass
@@ -56,12 +56,14 @@ def projector_loop(service: MyAccountsService) -> Callable[[asyncio.Event], Awai
         projection_routes(Projector()),
         lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
         on_caught_up=caught_up,
+        projection=tables.PROJECTION,
     )
 
 
 async def serve(config: MyAccountsSettings) -> None:
     common = config.common
     configure_logging(common.service, common.log_level)
+    metrics = serve_metrics(common.metrics_host, common.metrics_port)
     service = bootstrap(config)
     options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
     servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
@@ -81,12 +83,15 @@ async def serve(config: MyAccountsSettings) -> None:
     await run_until_stopped([public, internal], ready, background, stop_signal())
     await service.storage.engine.dispose()
     await service.reader_engine.dispose()
+    metrics.close()
 
 
 async def project(config: MyAccountsSettings) -> None:
     """The projector alone (so it can be scaled, killed and restarted apart from the API)."""
     configure_logging(f"{config.common.service}-projector", config.common.log_level)
+    metrics = serve_metrics(config.common.metrics_host, config.projector_metrics_port)
     service = bootstrap(config)
     await open_database(service.storage.engine, tables.metadata)
     await projector_loop(service)(stop_signal())
     await service.storage.engine.dispose()
+    metrics.close()

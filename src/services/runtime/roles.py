@@ -1,5 +1,6 @@
 """Process roles shared by every service: open the database (retrying while it is down), make sure the
-topics exist (retrying while Kafka is down), and run the outbox relay in-process or alone."""
+topics exist (retrying while Kafka is down), run the outbox relay in-process or alone, and serve the
+Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from adapters.common.logging import configure_logging
+from adapters.common.metrics import MetricsServer
 from adapters.inbound.grpc.server import Servicer, stop_signal
 from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
 from adapters.inbound.rest.server import RestServer, rest_app
@@ -42,6 +44,14 @@ async def retry_until_done(what: str, action: Callable[[], Awaitable[None]], sto
         delay = min(delay * 2, 5.0)
 
 
+def serve_metrics(host: str, port: int) -> MetricsServer:
+    """`GET /metrics` on host:port from now on (port 0: none). Close it when the process stops."""
+    server = MetricsServer(host, port)
+    if server.enabled:
+        log.info("metrics on http://%s:%d/metrics", host, port)
+    return server
+
+
 async def open_database(engine: AsyncEngine, metadata: MetaData) -> None:
     async def create() -> None:
         async with engine.begin() as conn:
@@ -55,9 +65,11 @@ async def run_relay_alone(
 ) -> None:
     """`python -m services.<name> relay`: the outbox relay as its own process, until SIGTERM."""
     configure_logging(f"{settings.service}-relay", settings.log_level)
+    metrics = serve_metrics(settings.metrics_host, settings.relay_metrics_port)
     await open_database(engine, metadata)
     await relay_loop(settings, relay)(stop_signal())
     await engine.dispose()
+    metrics.close()
 
 
 def rest_loop(
@@ -93,8 +105,10 @@ def consumer_loop(
     routes: Mapping[str, Route],
     uow: Callable[[], UnitOfWork],
     on_caught_up: Callable[[], Awaitable[None]] | None = None,
+    projection: str | None = None,
 ) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """A consumer runner for this service's group, with its DLQ topics made sure of first."""
+    """A consumer runner for this service's group, with its DLQ topics made sure of first. `projection`
+    names the read model it feeds, for bank_projection_lag_seconds."""
 
     topics = [settings.topic(t) for t in topics]
 
@@ -127,6 +141,7 @@ def consumer_loop(
             routes,
             uow,
             on_caught_up=on_caught_up,
+            projection=projection,
         )
         await runner.run(stop)
 
