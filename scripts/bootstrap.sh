@@ -2,7 +2,8 @@
 # Create .venv and install the project with its pinned dependencies and dev tools (idempotent: skipped when
 # pyproject.toml has not changed since the last install), then protoc-gen-openapiv2 (Go, for
 # scripts/gen_openapi.py) into .venv/bin unless that version is already there. Needs python3 >= 3.11 and, for
-# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn.
+# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn. promtool (for the alert
+# rules' tests) comes from Debian's `prometheus` package, installed with apt-get only when it is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,5 +29,18 @@ if [[ "$("$plugin" --version 2>/dev/null)" != "Version $version,"* ]]; then
   else
     # not fatal: only scripts/gen_openapi.py needs it, and it says so
     echo "[bootstrap] Go not found: protoc-gen-openapiv2 not installed (scripts/gen_openapi.py needs it)" >&2
+  fi
+fi
+
+# promtool checks and unit-tests deploy/prometheus/alerts.yml. Debian ships it in the `prometheus` package
+# (the server's service is not started in a container without systemd).
+if ! command -v promtool >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing promtool (apt-get install prometheus)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    # not fatal here: scripts/test.sh says so when it needs it
+    echo "[bootstrap] promtool not found: install Debian's prometheus package (or Prometheus' release)" >&2
   fi
 fi
