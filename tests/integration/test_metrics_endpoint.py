@@ -1,7 +1,8 @@
-"""/metrics of real services (customer and member, started as operators start them, on the real broker):
-after a few logins over gRPC and over REST, the RPC histogram moved with the right protocol, service, method
-and code; login outcomes, the lockout, the shed call and the breaker are counted; consumer lag and the
-outbox backlog are exported; and no token, password, banking id or other id appears anywhere in the scrape."""
+"""/metrics of real services (customer, member and my_accounts, started as operators start them, on the real
+broker): after a few logins over gRPC and over REST, the RPC histogram moved with the right protocol, service,
+method and code; login outcomes, the lockout, the shed call and the breaker are counted; consumer lag and the
+outbox backlog are exported; the view's projection lag, consumer lag and dead letters; and no token,
+password, banking id or other id appears anywhere in the scrape."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bank.customer.v1 import customer_service_pb2 as customer_msgs
 from tests.integration.test_member_service import PASSWORD, System, eventually
+from tests.integration.test_my_accounts_service import ACCOUNT_TOPIC, ViewSystem, account_number, opened
 
 pytestmark = pytest.mark.kafka
 MEMBER = "bank.member.v1.MemberService"
@@ -121,3 +123,31 @@ def assert_no_secret(text: str, secrets: set[str]) -> None:
         for s in family.samples:
             for value in s.labels.values():
                 assert not JWT.search(value) and not UUID.search(value) and len(value) <= 100, value
+
+
+def test_view_metrics_projection_lag_consumer_lag_and_dead_letters(service_factory, kafka: str) -> None:
+    system = ViewSystem(service_factory, kafka)
+    customer_id = system.register()
+    number = account_number()
+    system.publish(customer_id, opened(customer_id, number))
+    system.publish(customer_id, opened(customer_id, number), payload=b"\xff\xfe not protobuf")
+    group = system.view_service.env["MY_ACCOUNTS_KAFKA_GROUP_ID"]
+    topic = system.view_service.env["KAFKA_TOPIC_PREFIX"] + ACCOUNT_TOPIC
+
+    def view_metrics_moved() -> None:
+        text, samples = scrape(system.view_service.metrics_url)
+        assert (
+            sample(samples, "bank_kafka_dlq_messages_total", group=group, topic=topic, reason="undecodable-payload")
+            == 1
+        )
+        assert sample(samples, "bank_kafka_dlq_messages_total", group=group, topic=topic, reason="handler-failed") == 0
+        assert sample(samples, "bank_projection_lag_seconds", projection="my_accounts") == 0  # caught up
+        lags = {
+            dict(labels)["partition"]: v
+            for (name, labels), v in samples.items()
+            if name == "bank_kafka_consumer_lag_messages" and dict(labels)["topic"] == topic
+        }
+        assert lags and set(lags.values()) == {0}
+        assert_no_secret(text, {customer_id, number})
+
+    eventually(view_metrics_moved, timeout=30)
