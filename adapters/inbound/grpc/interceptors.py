@@ -4,7 +4,8 @@
   "Exception deserializing request!").
 - A DomainError answers its table status; any other exception answers INTERNAL with a reference id only.
 - The correlation id comes from `x-correlation-id` metadata (or is created) and is in every log line.
-- Every answered call is observed in `bank_rpc_duration_seconds{protocol="grpc"}` with its status code."""
+- Every answered call is observed in `bank_rpc_duration_seconds{protocol="grpc"}` with its status code, and
+  is a server span, child of the caller's `traceparent` metadata if any."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
-from adapters.common import metrics
+from adapters.common import metrics, tracing
 from adapters.common.context import accept_correlation_id, correlation_id
 from adapters.inbound.grpc.errors import status_for_exception, status_for_undecodable
 
@@ -56,6 +57,10 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
         incoming_cid = metadata.get("x-correlation-id")
 
         async def behavior(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            with tracing.server_span("grpc", method, metadata) as span:
+                return await traced(request, context, span)
+
+        async def traced(request: Any, context: grpc.aio.ServicerContext, span: Any) -> Any:
             correlation_id.set(accept_correlation_id(incoming_cid if isinstance(incoming_cid, str) else None))
             started = time.perf_counter()
             status: grpc.Status | None = None
@@ -79,6 +84,7 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
                     code = status.code.name
                     log.info("%s -> %s in %.1f ms", method, code, elapsed * 1000)
                 metrics.observe_rpc("grpc", method, code, elapsed)
+                tracing.finish_rpc(span, code)
             await context.abort(status.code, status.details, status.trailing_metadata)
 
         return grpc.unary_unary_rpc_method_handler(

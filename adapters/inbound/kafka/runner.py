@@ -11,7 +11,8 @@ records are not poison.
 Metrics: the lag of every assigned partition (high watermark minus position) is sampled after each batch,
 at most every `caught_up_interval` (or every second); records sent to a DLQ are counted by reason; a
 runner given a `projection` name exports how far that read model is behind (0 when caught up, else now
-minus the `ce_time` of the last event it applied)."""
+minus the `ce_time` of the last event it applied). Applying a record is a consumer span, child of the
+span that committed the event (`ce_traceparent`)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from adapters.common.context import accept_correlation_id, correlation_id
 from adapters.common.metrics import CONSUMER_LAG, DLQ_MESSAGES, PROJECTION_LAG
+from adapters.common.tracing import consumer_span, event_context
 from domain.shared.errors import DependencyUnavailable
 from domain.shared.ports import UnitOfWork
 
@@ -154,14 +156,14 @@ class KafkaConsumerRunner:
         """The fast path: the whole batch in one transaction (one commit instead of one per record); poison
         goes to the DLQ on the way. Returns the records that need the careful path instead (none if all is
         well; all but the dead-lettered ones after a failing handler or a database outage)."""
-        decoded: list[tuple[str, Route, Any, str | None, float | None]] = []
+        decoded: list[tuple[str, Route, Any, dict[str, str], Message]] = []
         dead: list[Message] = []
         for record in records:
             headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
             if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
                 continue  # a type this service does not follow
             try:
-                decoded.append((*self._decode(record, headers), headers.get("correlation-id"), _event_time(headers)))
+                decoded.append((*self._decode(record, headers), headers, record))
             except PoisonMessage as poison:
                 if not await self._dead_letter(record, poison.reason, stop):
                     return [r for r in records if r not in dead]  # stopping: the careful path stops too
@@ -169,17 +171,18 @@ class KafkaConsumerRunner:
         applied = 0
         try:
             async with self._uow() as tx:
-                for event_id, route, event, cid, _at in decoded:
-                    correlation_id.set(accept_correlation_id(cid))
-                    if await tx.inbox.first_delivery(event_id):
-                        await route.handle(event, tx)
-                        applied += 1
+                for event_id, route, event, headers, record in decoded:
+                    correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
+                    with consumer_span(record.topic(), record.partition(), event_context(headers)):
+                        if await tx.inbox.first_delivery(event_id):
+                            await route.handle(event, tx)
+                            applied += 1
                 await tx.commit()
         except Exception:  # noqa: BLE001 - retried record by record, where each failure is handled properly
             log.info("batch of %d records not applied at once; applying them one by one", len(records))
             return [r for r in records if r not in dead]
         self.applied += applied
-        self._note_event_time(*(at for *_rest, at in decoded))
+        self._note_event_time(*(_event_time(headers) for *_rest, headers, _record in decoded))
         self.skipped += len(records) - len(decoded) - len(dead)
         return []
 
@@ -273,9 +276,10 @@ class KafkaConsumerRunner:
             attempt += 1
             try:
                 async with self._uow() as tx:
-                    if await tx.inbox.first_delivery(event_id):
-                        await route.handle(event, tx)
-                        self.applied += 1
+                    with consumer_span(record.topic(), record.partition(), event_context(headers)):
+                        if await tx.inbox.first_delivery(event_id):
+                            await route.handle(event, tx)
+                            self.applied += 1
                     await tx.commit()
                 self._note_event_time(_event_time(headers))
                 return True

@@ -20,12 +20,14 @@ from purgatory.domain.model import OpenedState
 
 from adapters.common.metrics import set_breaker_state
 from adapters.common.protobuf import from_timestamp
+from adapters.common.tracing import client_span
 from bank.my_accounts.v1 import my_accounts_service_pb2 as pb
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from domain.member.ports import AccountsSnapshot, AccountsSnapshotState, AccountSummary
 
 log = logging.getLogger(__name__)
 CIRCUIT = "my_accounts"
+SNAPSHOT_METHOD = "/bank.my_accounts.v1.AccountsSnapshotService/GetAccountsSnapshot"
 
 
 def replicas_channel(addresses: str) -> grpc.aio.Channel:
@@ -72,9 +74,12 @@ class GrpcAccountsDirectory:
         try:
             async with breaker:
                 self.calls += 1
-                response = await self._stub.GetAccountsSnapshot(
-                    pb.GetAccountsSnapshotRequest(customer_id=customer_id), timeout=self._deadline
-                )
+                with client_span(SNAPSHOT_METHOD) as trace_headers:
+                    response = await self._stub.GetAccountsSnapshot(
+                        pb.GetAccountsSnapshotRequest(customer_id=customer_id),
+                        timeout=self._deadline,
+                        metadata=tuple(trace_headers.items()),
+                    )
         except OpenedState as opened:
             opened.with_traceback(None)  # purgatory re-raises one instance: keep its traceback from growing
             return AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.account import account_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
@@ -26,12 +25,12 @@ from domain.shared.clock import Clock, SystemClock
 from services.account.settings import AccountSettings
 from services.runtime.roles import (
     consumer_loop,
+    observe_process,
     open_database,
     relay_loop,
     rest_loop,
     retry_until_done,
     run_relay_alone,
-    serve_metrics,
 )
 
 
@@ -74,8 +73,7 @@ def bootstrap(
 
 async def serve(config: AccountSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
-    metrics = serve_metrics(common.metrics_host, common.metrics_port)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     servicers = [account_servicer(service.app)]
     server = GrpcServer(

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.customer import customer_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
@@ -25,12 +24,12 @@ from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import (
+    observe_process,
     open_database,
     relay_loop,
     rest_loop,
     retry_until_done,
     run_relay_alone,
-    serve_metrics,
 )
 from services.runtime.settings import CommonSettings
 
@@ -82,8 +81,7 @@ def member_keys_loop(members: RemoteJwksVerifier) -> Callable[[asyncio.Event], A
 
 
 async def serve(config: CommonSettings) -> None:
-    configure_logging(config.service, config.log_level)
-    metrics = serve_metrics(config.metrics_host, config.metrics_port)
+    metrics = observe_process(config, config.metrics_port)
     service = bootstrap(config)
     operators = OperatorSettings.from_env()
     members = (

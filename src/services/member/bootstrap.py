@@ -10,7 +10,6 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.common.metrics import watch_password_hasher
 from adapters.inbound.grpc.member import member_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
@@ -38,11 +37,11 @@ from services.member.settings import MemberSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import (
     consumer_loop,
+    observe_process,
     open_database,
     relay_loop,
     rest_loop,
     run_relay_alone,
-    serve_metrics,
 )
 
 
@@ -107,8 +106,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
 
 async def serve(config: MemberSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
-    metrics = serve_metrics(common.metrics_host, common.metrics_port)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
     servicers = [member_servicer(service.app, guard)]

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
@@ -20,7 +19,7 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
-from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done, serve_metrics
+from services.runtime.roles import consumer_loop, observe_process, open_database, rest_loop, retry_until_done
 
 
 @dataclass
@@ -62,8 +61,7 @@ def projector_loop(service: MyAccountsService) -> Callable[[asyncio.Event], Awai
 
 async def serve(config: MyAccountsSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
-    metrics = serve_metrics(common.metrics_host, common.metrics_port)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
     servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
@@ -88,8 +86,7 @@ async def serve(config: MyAccountsSettings) -> None:
 
 async def project(config: MyAccountsSettings) -> None:
     """The projector alone (so it can be scaled, killed and restarted apart from the API)."""
-    configure_logging(f"{config.common.service}-projector", config.common.log_level)
-    metrics = serve_metrics(config.common.metrics_host, config.projector_metrics_port)
+    metrics = observe_process(config.common, config.projector_metrics_port, f"{config.common.service}-projector")
     service = bootstrap(config)
     await open_database(service.storage.engine, tables.metadata)
     await projector_loop(service)(stop_signal())

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 
 from adapters.common.logging import configure_logging
 from adapters.common.metrics import MetricsServer
+from adapters.common.tracing import configure_tracing
 from adapters.inbound.grpc.server import Servicer, stop_signal
 from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
 from adapters.inbound.rest.server import RestServer, rest_app
@@ -44,6 +45,15 @@ async def retry_until_done(what: str, action: Callable[[], Awaitable[None]], sto
         delay = min(delay * 2, 5.0)
 
 
+def observe_process(settings: CommonSettings, metrics_port: int, name: str | None = None) -> MetricsServer:
+    """What every process sets up first: JSON logs, traces (exported if an OTLP endpoint is set) and its
+    metrics port. `name` is the process's name in logs and traces (the service's, or `<service>-relay`...)."""
+    name = name or settings.service
+    configure_logging(name, settings.log_level)
+    configure_tracing(name, export=bool(settings.otlp_endpoint))
+    return serve_metrics(settings.metrics_host, metrics_port)
+
+
 def serve_metrics(host: str, port: int) -> MetricsServer:
     """`GET /metrics` on host:port from now on (port 0: none). Close it when the process stops."""
     server = MetricsServer(host, port)
@@ -64,8 +74,7 @@ async def run_relay_alone(
     settings: CommonSettings, engine: AsyncEngine, metadata: MetaData, relay: KafkaOutboxRelay
 ) -> None:
     """`python -m services.<name> relay`: the outbox relay as its own process, until SIGTERM."""
-    configure_logging(f"{settings.service}-relay", settings.log_level)
-    metrics = serve_metrics(settings.metrics_host, settings.relay_metrics_port)
+    metrics = observe_process(settings, settings.relay_metrics_port, f"{settings.service}-relay")
     await open_database(engine, metadata)
     await relay_loop(settings, relay)(stop_signal())
     await engine.dispose()

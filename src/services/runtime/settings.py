@@ -24,6 +24,8 @@ class CommonSettings:
     metrics_host: str
     metrics_port: int
     relay_metrics_port: int
+    # Traces are exported (OTLP/HTTP) only when an endpoint is set; the exporter reads the rest of OTEL_*.
+    otlp_endpoint: str
     log_level: str
     # "inprocess": the relay runs inside the service and is woken by each commit; "off": run it alone
     # with `python -m services.<name> relay`.
@@ -61,6 +63,7 @@ class CommonSettings:
             metrics_host=env("METRICS_HOST", grpc_host),
             metrics_port=int(env(f"{prefix}_METRICS_PORT", str(default_metrics_port))),
             relay_metrics_port=int(env(f"{prefix}_RELAY_METRICS_PORT", "0")),
+            otlp_endpoint=env("OTEL_EXPORTER_OTLP_ENDPOINT", env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")),
             log_level=env("LOG_LEVEL", "INFO"),
             outbox_relay=env("OUTBOX_RELAY", "inprocess"),
             create_topics=env("KAFKA_CREATE_TOPICS", "true") == "true",
