@@ -25,6 +25,12 @@ ruff check .
 ruff format --check .
 step "architecture (import-linter)"
 lint-imports
+step "alerts: promtool check rules, check config (deploy/prometheus/prometheus.yml), test rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+step "dashboard: deploy/grafana is valid JSON and its queries valid PromQL"
+python scripts/check_dashboard.py
 
 step "Kafka"
 started_kafka=0
