@@ -31,6 +31,7 @@ def system_env(tmp_path: Path, kafka: str) -> dict[str, str]:
         "BANK_VAR_DIR": str(tmp_path / "var"),
         **{spec.port_env: str(free_port()) for spec in SERVICES},
         **{f"{spec.name.upper()}_REST_PORT": str(free_port()) for spec in SERVICES},
+        **{f"{spec.name.upper()}_METRICS_PORT": str(free_port()) for spec in SERVICES},
         "MEMBER_REST_PORT": str(rest),
         "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
         "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
