@@ -18,6 +18,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.databases import fresh_postgres_database, postgres_server
+
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
 
@@ -35,6 +37,21 @@ def kafka() -> Iterator[str]:
     yield bootstrap
     if not running:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], check=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL (postgresql+asyncpg://) whose role may create schemas and databases: TEST_POSTGRES_URL
+    (scripts/test.sh sets it), else scripts/postgres-local.sh's server, started if not running."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, for a service process (<SERVICE>_DATABASE_URL)."""
+    with fresh_postgres_database(postgres_url) as url:
+        yield url
 
 
 def free_port() -> int:

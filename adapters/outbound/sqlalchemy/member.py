@@ -16,7 +16,7 @@ from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepos
 from domain.member.model import BankingMember, MemberStatus
 from domain.member.session import Session
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "member"})  # the service's migrations: migrations/member
 members = Table(
     "members",
     metadata,

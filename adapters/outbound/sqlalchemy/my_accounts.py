@@ -20,7 +20,7 @@ from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepos
 from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
 from domain.shared.standing import CustomerStanding, CustomerStatus
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "my_accounts"})  # the service's migrations: migrations/my_accounts
 view_accounts = Table(
     "view_accounts",
     metadata,
