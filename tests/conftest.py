@@ -3,6 +3,7 @@ service processes started the way operators start them (`python -m services.<nam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -136,13 +137,29 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """Where service_factory's services keep their data: "sqlite" (files under VAR_DIR, the default) or
+    "postgres" (a fresh database per service started). A test runs on both with
+    @pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def service_factory(
+    tmp_path: Path, kafka: str, topic_prefix: str, database_backend: str, request: pytest.FixtureRequest
+) -> Iterator:
     started: list[tuple[ServiceProcess, list[subprocess.Popen]]] = []
+    databases = contextlib.ExitStack()
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
         port = free_port()
+        database: dict[str, str] = {}
+        if database_backend == "postgres":
+            url = databases.enter_context(fresh_postgres_database(request.getfixturevalue("postgres_url")))
+            database[f"{name.upper()}_DATABASE_URL"] = url
         env = {
             **os.environ,
+            **database,
             "VAR_DIR": str(tmp_path / "var"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
@@ -160,3 +177,4 @@ def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
     yield make
     for service, _ in started:
         service.stop_everything()
+    databases.close()

@@ -7,12 +7,14 @@ after); a service process gets a database of its own (its URL is all it reads)."
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
@@ -85,12 +87,18 @@ async def fresh_engine(
             await _admin(postgres_url, f"DROP SCHEMA {schema} CASCADE")
 
 
+def _run(coroutine: Any) -> None:
+    """asyncio.run in a thread of its own: a fixture of an async test is called inside a running loop."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
+
 @contextlib.contextmanager
 def fresh_postgres_database(postgres_url: str) -> Iterator[str]:
     """The URL of a new, empty PostgreSQL database (dropped at the end, connections and all)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_url, f"CREATE DATABASE {name}"))
+    _run(_admin(postgres_url, f"CREATE DATABASE {name}"))
     try:
         yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     finally:
-        asyncio.run(_admin(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        _run(_admin(postgres_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
