@@ -27,6 +27,12 @@ PG_PORT="${PG_PORT:-55432}"
 PG_USER="${PG_USER:-bank}"
 PG_DATABASES="${PG_DATABASES:-bank_test customer member account my_accounts}"
 PG_START_TIMEOUT="${PG_START_TIMEOUT:-60}"
+# As root the server runs as `postgres`, which must reach the run dir: a repository under a folder closed to
+# other users (e.g. /root) gets its run dir under /tmp instead, named after the repository's path.
+if [[ "$(id -u)" == 0 ]] && id postgres >/dev/null 2>&1 \
+    && ! runuser -u postgres -- test -x "$(dirname -- "$PG_RUN_DIR")" 2>/dev/null; then
+  PG_RUN_DIR="/tmp/postgres-local-$(printf '%s' "$REPO_DIR" | cksum | cut -d' ' -f1)"
+fi
 DATA_DIR="$PG_RUN_DIR/data"
 LOG_FILE="$PG_RUN_DIR/server.log"
 PID_FILE="$PG_RUN_DIR/postgres.pid"
