@@ -1,7 +1,7 @@
 """Each service's Alembic history, on SQLite and PostgreSQL: upgraded to head, the schema is exactly what its
 tables' metadata says (autogenerate finds nothing to do); upgrading again changes nothing; replicas that
 migrate at the same moment all succeed with one history; a database made by create_all before migrations
-existed is adopted (stamped) rather than migrated twice."""
+existed is adopted (stamped at the first revision) and upgraded from there."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -33,6 +35,10 @@ def _diff(metadata: MetaData):
     return run
 
 
+def head(service: str) -> str:
+    return ScriptDirectory.from_config(migrate.config(service)).get_current_head()
+
+
 async def _versions(engine: AsyncEngine) -> list[str]:
     async with engine.connect() as conn:
         return list((await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars())
@@ -46,7 +52,7 @@ async def test_migrations_make_the_schema_of_the_metadata(service: str, backend,
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff(metadata)) == []
         await migrate.upgrade(engine, service, metadata)  # again: nothing to do, nothing fails
-        assert await _versions(engine) == [migrate.FIRST_REVISION]
+        assert await _versions(engine) == [head(service)]
 
 
 async def test_replicas_migrating_at_once_all_succeed(backend, tmp_path: Path) -> None:
@@ -57,16 +63,23 @@ async def test_replicas_migrating_at_once_all_succeed(backend, tmp_path: Path) -
             await conn.run_sync(customer.metadata.drop_all)
             await conn.execute(text("DROP TABLE alembic_version"))
         await asyncio.gather(*(migrate.upgrade(engine, "customer", customer.metadata) for _ in range(4)))
-        assert await _versions(engine) == [migrate.FIRST_REVISION]
+        assert await _versions(engine) == [head("customer")]
         async with engine.connect() as conn:
             assert await conn.run_sync(_diff(customer.metadata)) == []
             assert (await conn.execute(select(customer.outbox.c.position))).all() == []
 
 
-async def test_a_database_made_by_create_all_is_adopted(backend, tmp_path: Path) -> None:
+async def test_a_database_made_by_create_all_is_adopted_and_upgraded(backend, tmp_path: Path) -> None:
     name, url = backend
-    async with fresh_engine(name, account.metadata, tmp_path, url) as engine:
+    async with fresh_engine(name, member.metadata, tmp_path, url) as engine:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE alembic_version"))  # as create_all left it: tables, no history
-        await migrate.upgrade(engine, "account", account.metadata)
-        assert await _versions(engine) == [migrate.FIRST_REVISION]
+            await conn.execute(text("DROP TABLE alembic_version"))
+        # as create_all left it before migrations: the first revision's schema (members.customer_id not unique)
+        await migrate.upgrade(engine, "member", member.metadata)
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda c: command.downgrade(migrate.config("member", c), migrate.FIRST_REVISION))
+            await conn.execute(text("DROP TABLE alembic_version"))
+        await migrate.upgrade(engine, "member", member.metadata)
+        assert await _versions(engine) == [head("member")]
+        async with engine.connect() as conn:
+            assert await conn.run_sync(_diff(member.metadata)) == []
