@@ -2,12 +2,13 @@
 COMMITTED, row locks, an advisory lock on the outbox; see adapters/outbound/sqlalchemy/engine.py): concurrent
 changes to one aggregate lose nothing and reach the outbox in the order they committed; an outbox insert waits
 for an earlier, uncommitted one (positions follow commit order); the my_accounts view never moves backwards;
-an event delivered twice at once is applied once."""
+an event delivered twice at once is applied once; on PostgreSQL one relay at a time publishes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.outbound.events.account import account_events
+from adapters.outbound.kafka.relay import KafkaOutboxRelay
 from adapters.outbound.sqlalchemy import account as tables
 from adapters.outbound.sqlalchemy import my_accounts as view_tables
 from adapters.outbound.sqlalchemy.account import SqlAlchemyAccountUnitOfWork
@@ -131,3 +133,47 @@ async def test_the_view_never_moves_backwards_and_an_event_applies_once(backend,
 
         await asyncio.gather(deliver(), deliver())
         assert sorted(applied) == [False, True]
+
+
+class SlowProducer:
+    """A stand-in for confluent_kafka.Producer whose flush (the broker's acknowledgement) waits for `release`."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.flushing = threading.Event()
+        self.produced: list[bytes] = []
+        self._callbacks: list = []
+
+    def produce(self, topic: str, key: bytes, value: bytes, headers: list, on_delivery) -> None:  # type: ignore[no-untyped-def]
+        self.produced.append(value)
+        self._callbacks.append(on_delivery)
+
+    def flush(self, timeout: float) -> int:
+        self.flushing.set()
+        self.release.wait(timeout)
+        for callback in self._callbacks:
+            callback(None, None)
+        self._callbacks.clear()
+        return 0
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+async def test_one_relay_at_a_time_publishes_a_shared_outbox(postgres_url: str, tmp_path: Path) -> None:
+    """PostgreSQL only (replicas share its outbox): while one relay's pass is publishing, another's finds the
+    relay lock taken and publishes nothing, so rows are neither sent twice at once nor out of order."""
+    async with account_storage(("postgres", postgres_url), tmp_path) as storage:
+        async with SqlAlchemyAccountUnitOfWork(storage) as tx:
+            await tx.accounts.add(Account.open(new_account_number(), str(uuid.uuid4()), "SAVINGS", clock.now()))
+            await tx.commit()
+        first, second = SlowProducer(), SlowProducer()
+        relays = [KafkaOutboxRelay(storage.engine, tables.outbox, p, clock, flush_timeout=10) for p in (first, second)]
+        second.release.set()
+        publishing = asyncio.create_task(relays[0].publish_pending())
+        await asyncio.to_thread(first.flushing.wait, 10)
+        assert await relays[1].publish_pending() == 0
+        assert second.produced == []
+        first.release.set()
+        assert await publishing == 1
+        assert await relays[1].publish_pending() == 0  # nothing left: the first marked it sent
