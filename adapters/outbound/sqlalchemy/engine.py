@@ -15,7 +15,11 @@ wait) at READ COMMITTED, and the same guarantees from row locks instead of one w
   the handlers retry or report), and "insert or ignore"/upserts use ON CONFLICT, so the inbox dedupes a
   redelivered event by its primary key even when two consumers apply it at once;
 - the outbox insert takes a transaction-scoped advisory lock (outbox.py), so outbox positions are handed out
-  in commit order, as with SQLite's single writer: the relay never sees position n+1 committed before n.
+  in commit order, as with SQLite's single writer: the relay never sees position n+1 committed before n;
+  and replicas sharing one outbox publish one relay at a time (a session advisory lock, kafka/relay.py).
+Lock order: a transfer locks its accounts in account-number order. A token refresh (session, then member) and a
+termination (member, then its sessions) lock in opposite orders: if they meet on one member, PostgreSQL
+detects the deadlock within a second and aborts one, which answers UNAVAILABLE with nothing changed.
 SERIALIZABLE was not chosen: it would turn every conflict into a serialization failure to retry, where the
 row locks above already make the conflicting transactions wait their turn."""
 
