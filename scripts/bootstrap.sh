@@ -2,7 +2,10 @@
 # Create .venv and install the project with its pinned dependencies and dev tools (idempotent: skipped when
 # pyproject.toml has not changed since the last install), then protoc-gen-openapiv2 (Go, for
 # scripts/gen_openapi.py) into .venv/bin unless that version is already there. Needs python3 >= 3.11 and, for
-# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn.
+# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn. Then, for the web page's browser
+# test (tests/web): Debian's chromium when /usr/bin/chromium is missing (apt-get, as root) and playwright-core from
+# tests/web/package-lock.json (`npm ci` when tests/web/node_modules is missing or the lock changed); kustomize;
+# promtool (for the alert rules' tests) from Debian's `prometheus` package, installed only when it is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -28,5 +31,52 @@ if [[ "$("$plugin" --version 2>/dev/null)" != "Version $version,"* ]]; then
   else
     # not fatal: only scripts/gen_openapi.py needs it, and it says so
     echo "[bootstrap] Go not found: protoc-gen-openapiv2 not installed (scripts/gen_openapi.py needs it)" >&2
+  fi
+fi
+
+# The web page's end-to-end test drives Debian's Chromium (a test tool's own browser download does not work here).
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "[bootstrap] installing Debian chromium for tests/web (apt-get)" >&2
+    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  else
+    # not fatal: only tests/web/test_web_page.py needs it, and it says so
+    echo "[bootstrap] /usr/bin/chromium missing and not root: run 'apt-get install -y chromium' as root" >&2
+  fi
+fi
+web_stamp="tests/web/node_modules/.installed-$(sha256sum tests/web/package-lock.json | cut -c1-16)"
+if [[ ! -f "$web_stamp" ]]; then
+  if command -v npm >/dev/null; then
+    echo "[bootstrap] npm ci in tests/web (playwright-core, pinned by package-lock.json)" >&2
+    (cd tests/web && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$web_stamp"
+  else
+    echo "[bootstrap] npm not found: tests/web/test_web_page.py cannot run" >&2
+  fi
+fi
+
+# kustomize, at the version pinned here, into .venv/bin (scripts/validate-k8s.sh and tests/deploy render the
+# Kubernetes manifests with it). v5.8.2: the newest that builds with Go 1.26 (v5.8.3 needs Go 1.27).
+kustomize_version="v5.8.2"
+if [[ "$(.venv/bin/kustomize version 2>/dev/null)" != "$kustomize_version" ]]; then
+  go="$(command -v go || echo /usr/local/go/bin/go)"
+  if [[ -x "$go" ]]; then
+    echo "[bootstrap] installing kustomize $kustomize_version into .venv/bin (go install)" >&2
+    GOBIN="$root/.venv/bin" "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version"
+  else
+    echo "[bootstrap] Go not found: kustomize not installed (tests/deploy needs it)" >&2
+  fi
+fi
+
+# promtool checks and unit-tests deploy/prometheus/alerts.yml. Debian ships it in the `prometheus` package
+# (the server's service is not started in a container without systemd).
+if ! command -v promtool >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing promtool (apt-get install prometheus)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    # not fatal here: scripts/test.sh says so when it needs it
+    echo "[bootstrap] promtool not found: install Debian's prometheus package (or Prometheus' release)" >&2
   fi
 fi

@@ -9,7 +9,8 @@ python scripts/gen_envoy.py --for-run       # print the config gateway.sh runs (
 Every RPC of every public service gets a route on its gRPC path (the transcoder rewrites REST calls to that
 path and re-routes, so one route serves both) and exactly one JWT rule class on its gRPC path and on each of
 its REST bindings. The policy below is the single place to change who may call what (scripts/gen_openapi.py
-applies it to the OpenAPI document, deploy/envoy/openapi.json, which Envoy serves at GET /openapi.json).
+applies it to the OpenAPI document, deploy/envoy/openapi.json, which Envoy serves at GET /openapi.json). Envoy
+also serves the static web page (web/, WEB_FILES) itself, under a strict Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -42,13 +43,33 @@ OPERATOR_METHODS: tuple[str, ...] = (
 )
 # Everything else needs a banking member's access token (deny by default).
 
-# Never routed, never transcoded: service-to-service only.
-INTERNAL_SERVICES: tuple[str, ...] = ("bank.my_accounts.v1.AccountsSnapshotService",)
+# Never routed, never transcoded: service-to-service (the login snapshot) and operator-only (ops, view admin).
+INTERNAL_SERVICES: tuple[str, ...] = (
+    "bank.my_accounts.v1.AccountsSnapshotService",
+    "bank.my_accounts.v1.ViewAdminService",
+    "bank.ops.v1.OutboxService",
+)
 # Served by the member service's REST port, public (a verifier needs the keys before it has a token).
 MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing
 # Answered by Envoy itself, public: the committed OpenAPI document (scripts/gen_openapi.py writes it).
 OPENAPI_PATH = "/openapi.json"
+# Answered by Envoy itself, public: the static web page (web/, no build step), each file on one exact GET path.
+# Nothing else of web/ is served; a new file needs a line here (and in tests/gateway).
+WEB_DIR = "web"
+WEB_FILES: dict[str, tuple[str, str]] = {  # path -> (file under web/, content type)
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/app/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+# On every web answer: same-origin everything, no inline script or style, never framed.
+WEB_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+WEB_SECURITY_HEADERS: dict[str, str] = {
+    "content-security-policy": WEB_CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
 # Per-RPC route timeouts (seconds); the rest get DEFAULT_TIMEOUT_S. Login hashes a password (argon2id, queued).
 DEFAULT_TIMEOUT_S = 5
 TIMEOUTS_S: dict[str, int] = {"bank.member.v1.MemberService/Login": 10}
@@ -242,6 +263,7 @@ class Settings:
     login_burst: int
     global_rps: int
     global_burst: int
+    health_interval_ms: int  # active health checks of every upstream (NOT_SERVING or gone: no traffic)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -263,6 +285,7 @@ class Settings:
             login_burst=int(get("GATEWAY_LOGIN_BURST", "40")),
             global_rps=int(get("GATEWAY_GLOBAL_RPS", "500")),
             global_burst=int(get("GATEWAY_GLOBAL_BURST", "1000")),
+            health_interval_ms=int(get("GATEWAY_HEALTH_INTERVAL_MS", "1000")),
         )
 
 
@@ -340,7 +363,8 @@ def jwt_rules(rpcs: Iterable[Rpc], rest: bool) -> list[dict[str, Any]]:
         OPERATOR: {"requires": {"provider_name": OPERATOR}},
         MEMBER: {"requires": {"provider_name": MEMBER}},
     }
-    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH)]
+    own = (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
+    rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in own]
     for cls in (PUBLIC, OPERATOR, MEMBER):
         for rpc in rpcs:
             if auth_class(rpc) != cls:
@@ -423,6 +447,20 @@ def route_for(rpc: Rpc, cluster: str) -> dict[str, Any]:
             "timeout": timeout,
             # a gRPC client's shorter deadline (grpc-timeout) wins; a longer one is cut to the route timeout
             "max_stream_duration": {"grpc_timeout_header_max": timeout},
+            # Only where the upstream cannot have started the call (no connection, stream refused, reset before
+            # the request went out, as when a replica drains): never after, so a non-idempotent call such as a
+            # login never runs twice. Another host is tried.
+            "retry_policy": {
+                "retry_on": "connect-failure,refused-stream,reset-before-request",
+                "num_retries": 2,
+                "retry_host_predicate": [
+                    {
+                        "name": "envoy.retry_host_predicates.previous_hosts",
+                        "typed_config": _any("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"),
+                    }
+                ],
+                "host_selection_retry_max_attempts": 3,
+            },
         },
     }
     if rpc.full_name in LOGIN_RATE_LIMITED:
@@ -458,6 +496,32 @@ def query_override_routes(rpcs: Iterable[Rpc], no_transcoder: dict[str, Any]) ->
                             "typed_per_filter_config": no_transcoder,
                         }
                     )
+    return routes
+
+
+def _response_headers(headers: Mapping[str, str]) -> list[dict[str, Any]]:
+    return [
+        {"append_action": "OVERWRITE_IF_EXISTS_OR_ADD", "header": {"key": key, "value": value}}
+        for key, value in headers.items()
+    ]
+
+
+def web_routes(no_transcoder: dict[str, Any]) -> list[dict[str, Any]]:
+    """GET of each file of the web page, answered by Envoy from the file (read when the config loads, relative to
+    the repository root), with its content type and the security headers; the HTML is never cached."""
+    routes = []
+    for path, (name, content_type) in WEB_FILES.items():
+        headers = {"content-type": content_type, **WEB_SECURITY_HEADERS}
+        headers["cache-control"] = "no-store" if content_type.startswith("text/html") else "no-cache"
+        routes.append(
+            {
+                "name": f"web{path}",
+                "match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
+                "direct_response": {"status": 200, "body": {"filename": repo_path(str(ROOT / WEB_DIR / name))}},
+                "response_headers_to_add": _response_headers(headers),
+                "typed_per_filter_config": no_transcoder,
+            }
+        )
     return routes
 
 
@@ -500,6 +564,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "typed_per_filter_config": no_transcoder,
         }
     )
+    routes.extend(web_routes(no_transcoder))
     routes.extend(query_override_routes(rpcs, no_transcoder))
     for rpc in rpcs:
         route = route_for(rpc, UPSTREAMS[rpc.service].cluster)
@@ -647,8 +712,10 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         http_filters=http_filters,
     )
 
-    clusters = [grpc_cluster(c, settings.addresses[c]) for c in sorted({u.cluster for u in UPSTREAMS.values()})]
-    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster]))
+    interval = settings.health_interval_ms
+    grpc_clusters = sorted({u.cluster for u in UPSTREAMS.values()})
+    clusters = [grpc_cluster(c, settings.addresses[c], interval) for c in grpc_clusters]
+    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster], interval))
     return {
         "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
         "overload_manager": {
@@ -702,10 +769,26 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def grpc_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
+def health_checks(interval_ms: int, check: dict[str, Any]) -> list[dict[str, Any]]:
+    """One failed check takes a host out (a replica turns NOT_SERVING first thing on SIGTERM and keeps serving
+    for its drain delay, which must be longer than this interval); one good check brings it back."""
+    return [
+        {
+            "timeout": _seconds(min(1.0, interval_ms / 1000)),
+            "interval": _seconds(interval_ms / 1000),
+            "unhealthy_threshold": 1,
+            "healthy_threshold": 1,
+            **check,
+        }
+    ]
+
+
+def grpc_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms: int) -> dict[str, Any]:
     return {
         "name": name,
         **_endpoints(name, endpoints),
+        # the standard grpc.health.v1 check of the whole server ("")
+        "health_checks": health_checks(health_interval_ms, {"grpc_health_check": {}}),
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": _any(
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -735,10 +818,11 @@ def grpc_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
     }
 
 
-def rest_cluster(name: str, endpoints: list[tuple[str, int]]) -> dict[str, Any]:
+def rest_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms: int) -> dict[str, Any]:
     return {
         "name": name,
         **_endpoints(name, endpoints),
+        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_REST_PATHS[0]}}),
         "circuit_breakers": {
             "thresholds": [
                 {

@@ -19,11 +19,19 @@ step "gateway: deploy/envoy is up to date and envoy --mode validate accepts it"
 python scripts/gen_envoy.py --check --validate
 step "gateway: deploy/envoy/openapi.json is up to date"
 python scripts/gen_openapi.py --check
+step "kubernetes: deploy/k8s generated files up to date, kustomize renders, kubernetes-validate --strict"
+scripts/validate-k8s.sh --no-pytest
 step "ruff"
 ruff check .
 ruff format --check .
 step "architecture (import-linter)"
 lint-imports
+step "alerts: promtool check rules, check config (deploy/prometheus/prometheus.yml), test rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+step "dashboard: deploy/grafana is valid JSON and its queries valid PromQL"
+python scripts/check_dashboard.py
 
 started_kafka=0
 started_postgres=0

@@ -95,6 +95,10 @@ class ServiceProcess:
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_REST_PORT']}"
 
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_METRICS_PORT']}/metrics"
+
     def start(self, role: str = "serve", wait: bool = True) -> subprocess.Popen:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
         process = subprocess.Popen(
@@ -164,6 +168,7 @@ def service_factory(
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             f"{name.upper()}_REST_PORT": str(free_port()),
+            f"{name.upper()}_METRICS_PORT": str(free_port()),
             "SHUTDOWN_GRACE_SECONDS": "2",
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             # a fresh consumer group: other tests' progress on the shared topics stays out

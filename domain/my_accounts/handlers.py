@@ -13,7 +13,7 @@ from domain.my_accounts.events import AccountClosed, AccountOpened, BalanceChang
 from domain.my_accounts.model import Freshness, ViewedAccount, ViewedAccountStatus
 from domain.my_accounts.ports import ProjectionUnitOfWork, ViewReader
 from domain.shared.clock import Clock
-from domain.shared.errors import InvalidToken
+from domain.shared.errors import InvalidArgument, InvalidToken
 from domain.shared.ids import parse_id
 from domain.shared.standing import CustomerStanding, CustomerStatus
 from domain.shared.tokens import AccessTokenVerifier
@@ -75,6 +75,15 @@ class MyAccounts:
     min_sequence_reached: bool
 
 
+@dataclass(frozen=True)
+class AccountsPage:
+    accounts: list[ViewedAccount]
+    next_page_token: str  # "" on the last page
+
+
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 500, 1000
+
+
 class MyAccountsQueries:
     def __init__(self, view: ViewReader, tokens: AccessTokenVerifier, clock: Clock, stale_after: timedelta) -> None:
         self._view = view
@@ -100,6 +109,17 @@ class MyAccountsQueries:
             a.account_number == query.account_number and a.sequence >= query.min_sequence for a in snapshot.accounts
         )
         return MyAccounts(snapshot.accounts, snapshot.stale, snapshot.caught_up_at, reached)
+
+    async def all_accounts(self, page_size: int, page_token: str) -> AccountsPage:
+        """Every account of the view, open and closed, page by page: what operators reconcile with the source.
+        The page token is the last account number of the previous page."""
+        size = page_size or DEFAULT_PAGE_SIZE
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidArgument("page_size", f"must be 1 to {MAX_PAGE_SIZE}")
+        if len(page_token) > 64:
+            raise InvalidArgument("page_token", "not a page token")
+        accounts = await self._view.page(page_token, size)
+        return AccountsPage(accounts, accounts[-1].account_number if len(accounts) == size else "")
 
     async def snapshot(self, customer_id: str) -> MyAccounts:
         """A customer's accounts for the member service at login (an internal call)."""

@@ -42,6 +42,10 @@ class ViewReader(Protocol):
 
     async def is_revoked(self, session_id: str, member_id: str, issued_at: datetime) -> bool: ...
 
+    async def page(self, after: str, limit: int) -> list[ViewedAccount]:
+        """Every account (open and closed) numbered after `after`, in number order, at most `limit`."""
+        ...
+
     async def caught_up_at(self) -> datetime | None:
         """When the projector was last known to have applied everything published."""
         ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, Self
 
 from domain.shared.events import DomainEvent
@@ -39,3 +41,17 @@ class CustomerStandings(Protocol):
     async def put(self, standing: CustomerStanding) -> None:
         """Store `standing` unless a newer version is already stored."""
         ...
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    """How far a service's outbox relay is behind: what operators watch (`bank outbox status`)."""
+
+    pending: int
+    oldest_pending_at: datetime | None
+    sent: int
+    last_sent_at: datetime | None
+
+
+class OutboxMonitor(Protocol):
+    async def status(self) -> OutboxStatus: ...

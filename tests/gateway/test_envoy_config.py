@@ -15,7 +15,12 @@ from tests.gateway.harness import load_gen_envoy
 
 gen = load_gen_envoy()
 
-INTERNAL = "bank.my_accounts.v1.AccountsSnapshotService"
+# Service-to-service and operator-only services: never routed (the generator's INTERNAL_SERVICES, spelled out).
+INTERNAL_SERVICES = (
+    "bank.my_accounts.v1.AccountsSnapshotService",
+    "bank.my_accounts.v1.ViewAdminService",
+    "bank.ops.v1.OutboxService",
+)
 # T13: the explicit public allowlist. Widening it is a security decision: change it here and in gen_envoy.py.
 EXPECTED_PUBLIC = {"bank.member.v1.MemberService/Login", "bank.member.v1.MemberService/RefreshToken"}
 EXPECTED_OPERATOR_SAMPLES = {
@@ -83,7 +88,7 @@ def sample_path(template: str) -> str:
 
 
 def public_rpcs(services: dict[str, list[Any]]) -> list[Any]:
-    return [rpc for name, rpcs in services.items() if name != INTERNAL for rpc in rpcs]
+    return [rpc for name, rpcs in services.items() if name not in INTERNAL_SERVICES for rpc in rpcs]
 
 
 def test_generated_config_passes_envoy_validate(rendered: tuple[Path, dict, dict]) -> None:
@@ -112,11 +117,23 @@ def test_variants_pass_envoy_validate(tmp_path: Path, extra: dict[str, str]) -> 
 
 def test_replicas_become_round_robin_endpoints() -> None:
     settings = gen.Settings.from_env({"GATEWAY_ACCOUNT_ADDR": "127.0.0.1:1, 127.0.0.2:2", "GATEWAY_MEMBER_ADDR": "a:3"})
-    account = gen.grpc_cluster("account", settings.addresses["account"])
+    account = gen.grpc_cluster("account", settings.addresses["account"], settings.health_interval_ms)
     endpoints = account["load_assignment"]["endpoints"][0]["lb_endpoints"]
     assert [e["endpoint"]["address"]["socket_address"]["port_value"] for e in endpoints] == [1, 2]
     assert (account["type"], account["lb_policy"]) == ("STATIC", "ROUND_ROBIN")
-    assert gen.grpc_cluster("member", settings.addresses["member"])["type"] == "STRICT_DNS"
+    assert gen.grpc_cluster("member", settings.addresses["member"], 1000)["type"] == "STRICT_DNS"
+    # a replica that turns NOT_SERVING (or is gone) is out after one check; calls it never started go elsewhere
+    (check,) = account["health_checks"]
+    assert "grpc_health_check" in check and check["unhealthy_threshold"] == 1 and check["interval"] == "1s"
+
+
+def test_only_calls_an_upstream_never_started_are_retried(rendered: tuple[Path, dict, dict]) -> None:
+    _, config, _ = rendered
+    routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    for route in routes:
+        if "route" in route and route["route"]["cluster"] != "member_rest":
+            policy = route["route"]["retry_policy"]
+            assert set(policy["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset-before-request"}
 
 
 def test_public_allowlist_is_explicit_and_small(rendered: tuple[Path, dict, dict]) -> None:
@@ -194,17 +211,49 @@ def test_public_rules_are_exact(rendered: tuple[Path, dict, dict]) -> None:
             assert not any(matches(r["match"], method, path) for r in public), (rpc.full_name, path)
 
 
-def test_internal_service_is_neither_routed_nor_transcoded(rendered: tuple[Path, dict, dict]) -> None:
-    config_path, config, services = rendered
-    assert INTERNAL in services  # the contract still has it...
-    text = config_path.read_text()
-    assert "AccountsSnapshotService" not in text  # ...and the gateway never names it
-    transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
-    assert INTERNAL not in transcoder["services"]
+def test_public_paths_of_the_gateway_itself(rendered: tuple[Path, dict, dict]) -> None:
+    """Beside the public RPCs, exactly these exact paths need no token, in both JWT layers: the member keys, the
+    health check, the OpenAPI document and the files of the web page (never a prefix)."""
+    _, config, services = rendered
+    rpc_paths = {rpc.grpc_path for rpc in public_rpcs(services)}
+    expected = {
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
+        "/healthz",
+        "/openapi.json",
+        "/",
+        "/app/app.js",
+        "/app/app.css",
+        "/app/favicon.svg",
+    }
+    for layer in ("envoy.filters.http.jwt_authn", "bank.jwt_authn_rpc"):
+        rules = http_filter(config, layer)["rules"]
+        public = [r["match"] for r in rules if "requires" not in r]
+        assert all(set(m) in ({"path"}, {"safe_regex", "headers"}) for m in public), public
+        assert {m["path"] for m in public if "path" in m} - rpc_paths == expected
+        assert first_class(rules, "GET", "/index.html") == "member"
+        assert first_class(rules, "GET", "/app/other.js") == "member"
     routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
-    path = f"/{INTERNAL}/GetAccountsSnapshot"
-    first = next(r for r in routes if matches(r["match"], "POST", path))
-    assert first["name"] == "not_found"
+    for path in ("/", "/app/app.js", "/app/app.css", "/app/favicon.svg"):
+        route = next(r for r in routes if matches(r["match"], "GET", path))
+        assert route["direct_response"]["body"]["filename"].startswith("web/"), route
+        assert route["typed_per_filter_config"]["envoy.filters.http.grpc_json_transcoder"]["disabled"] is True
+        assert next(r for r in routes if matches(r["match"], "HEAD", path))["name"] == "not_found"
+
+
+def test_internal_services_are_neither_routed_nor_transcoded(rendered: tuple[Path, dict, dict]) -> None:
+    config_path, config, services = rendered
+    assert set(gen.INTERNAL_SERVICES) == set(INTERNAL_SERVICES)
+    text = config_path.read_text()
+    transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
+    routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
+    for internal in INTERNAL_SERVICES:
+        assert internal in services  # the contract still has it...
+        assert internal.rsplit(".", 1)[-1] not in text  # ...and the gateway never names it
+        assert internal not in transcoder["services"]
+        for rpc in services[internal]:
+            first = next(r for r in routes if matches(r["match"], "POST", rpc.grpc_path))
+            assert first["name"] == "not_found", rpc.grpc_path
     for health in ("/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"):
         assert next(r for r in routes if matches(r["match"], "POST", health))["name"] == "not_found"
 

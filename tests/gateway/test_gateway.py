@@ -116,6 +116,36 @@ def test_healthz_and_well_known_are_public(gateway: Gateway, http: httpx.Client)
     assert http.get("/.well-known/openid-configuration").status_code == 200
 
 
+# The web page (web/), answered by Envoy itself: path -> (file, content type).
+WEB = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/app/app.css": ("app.css", "text/css; charset=utf-8"),
+    "/app/favicon.svg": ("favicon.svg", "image/svg+xml"),
+}
+WEB_CSP = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+
+@pytest.mark.parametrize("path", sorted(WEB))
+def test_web_page_is_public_with_its_security_headers(gateway: Gateway, http: httpx.Client, path: str) -> None:
+    name, content_type = WEB[path]
+    before = gateway.upstream.count()
+    for headers in ({}, {"authorization": "Bearer not-a-jwt"}):  # no token needed, a bad one is not in the way
+        response = http.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code, response.text)
+        assert response.content == (gen.ROOT / "web" / name).read_bytes()
+        assert response.headers["content-type"] == content_type
+        assert response.headers["content-security-policy"] == WEB_CSP
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["cache-control"] == ("no-store" if path == "/" else "no-cache")
+    assert gateway.upstream.count() == before  # answered by Envoy itself
+    # only GET; anything else of web/ or beside it is the catch-all (behind a member token)
+    assert http.post(path, json={}).status_code == 404
+    for other in ("/index.html", "/app/", "/app/other.js", "/web/app.js", "/app/app.js/x"):
+        assert http.get(other).status_code == 401, other
+
+
 def test_my_accounts_without_token_is_401_and_never_reaches_upstream(gateway: Gateway, http: httpx.Client) -> None:
     before = gateway.upstream.count()
     response = http.get("/v1/my/accounts")

@@ -24,10 +24,14 @@ from tests.conftest import ROOT, free_port
 BANK = Path(sys.executable).with_name("bank")
 
 
-def bank(*args: str, env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def bank(
+    *args: str, env: dict[str, str], timeout: float = 180, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     # The installed console script, as the README runs it; `python -m services.cli` if not installed.
     command = [str(BANK)] if BANK.exists() else [sys.executable, "-m", "services.cli"]
-    return subprocess.run([*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [*command, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout, input=input
+    )
 
 
 def status(env: dict[str, str]) -> dict:
@@ -48,6 +52,9 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         **os.environ,
         "BANK_VAR_DIR": str(var),
         **{spec.port_env: str(free_port()) for spec in SERVICES},
+        # Every service serves REST too: on free ports, not the defaults a `bank up` of someone else may hold.
+        **{f"{spec.name.upper()}_REST_PORT": str(free_port()) for spec in SERVICES},
+        **{f"{spec.name.upper()}_METRICS_PORT": str(free_port()) for spec in SERVICES},
         "MEMBER_REST_PORT": str(rest),
         "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
         "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
@@ -85,15 +92,54 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
 
         demo = bank("demo", env=env)
         assert demo.returncode == 0, demo.stdout + demo.stderr
+        lines = demo.stdout.splitlines()
+        assert f"through the gateway at 127.0.0.1:{env['GATEWAY_PORT']}" in lines[0]  # every call goes through it
         assert "CustomerTerminated" in demo.stdout and "FAILED_PRECONDITION" in demo.stdout
         assert "LoginSucceeded" in demo.stdout and "SessionsRevoked" in demo.stdout
-        assert "PERMISSION_DENIED" in demo.stdout  # a member's access token cannot call an operator RPC
+        # A member's access token cannot call an operator RPC: the gateway refuses it before the service.
+        assert "refused by the gateway: UNAUTHENTICATED" in step(lines, "operator RPC EnrollMember")[1]
         assert "/v1/my/accounts" in demo.stdout and "401" in demo.stdout  # the REST listing through the gateway
-        assert "70000" in demo.stdout  # 100,000 deposited, 30,000 withdrawn
+        # The three accounts (ordered by number), one at 70000: 100,000 deposited, 30,000 withdrawn.
+        assert balances(step(lines, "List my accounts over REST through the gateway: GET")) == [0, 0, 70000]
+        grpc_listing = step(lines, "List my accounts over gRPC through the gateway")
+        assert "3 account(s)" in grpc_listing[1] and balances(grpc_listing) == [0, 0, 70000]
+        assert "UNAVAILABLE" in step(lines, "Stop the account service")[1]  # it is down: the gateway says so
+        while_down = step(lines, "while the account service is down")
+        assert "200, the same 3 account(s)" in while_down[1] and "the account service is down" in while_down[1]
+        assert all("asOf 20" in line for line in while_down[2:5]) and balances(while_down) == [0, 0, 70000]
+        assert "balance 70000" in step(lines, "Start the account service again")[1]  # answering again
+        after_termination = step(lines, "last access token")
+        assert "after the termination" in after_termination[0]
+        assert "gRPC UNAUTHENTICATED" in after_termination[1] and "v1/my/accounts: 401" in after_termination[1]
+        assert "refused" in step(lines, "Log in while the customer is terminated")[1]
+
+        # The demo restarted the account service as `bank up` does: all four run again.
+        after = by_name(status(env))
+        for name, service in after.items():
+            assert (service["state"], service["health"]) == ("running", "SERVING"), name
+        assert after["account"]["pid"] != services["account"]["pid"]
+        assert not alive(services["account"]["pid"])
+        assert {n: s["pid"] for n, s in after.items() if n != "account"} == {
+            n: s["pid"] for n, s in services.items() if n != "account"
+        }
+
+        # The examples, against this system (its gateway port, its var directory's operator keys).
+        examples = {**env, "GATEWAY_URL": f"http://127.0.0.1:{env['GATEWAY_PORT']}"}
+        for command in (
+            [sys.executable, "examples/python_stubs.py"],
+            ["bash", "examples/grpcurl.sh"],
+            ["bash", "examples/curl.sh"],
+        ):
+            run = subprocess.run(command, env=examples, cwd=ROOT, capture_output=True, text=True, timeout=120)
+            assert run.returncode == 0, f"{command}: {run.stdout}{run.stderr}"
+            assert run.stdout.splitlines()[-1].startswith("done: account "), run.stdout
+            assert "lists balance 100000 through the gateway" in run.stdout, run.stdout
+            if command[-1] == "examples/curl.sh":
+                assert "GET /openapi.json: swagger 2.0" in run.stdout
 
         down = bank("down", "--keep-kafka", env=env)
         assert down.returncode == 0, down.stderr
-        for name, service in services.items():
+        for name, service in after.items():
             assert not alive(service["pid"])
             assert not (var / "run" / f"{name}.pid").exists()
         for service in by_name(status(env)).values():
@@ -103,6 +149,19 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
     finally:
         bank("down", "--keep-kafka", env=env)  # whatever happened above, leave nothing running
     assert not envoys(var), "bank down left Envoy running"
+
+
+def step(lines: list[str], title: str) -> list[str]:
+    """The demo's output from the step whose title line contains `title`: the title, then its detail lines."""
+    for i, line in enumerate(lines):
+        if title in line and line.split(".", 1)[0].isdigit():
+            return lines[i:]
+    raise AssertionError(f"no step {title!r} in the demo's output:\n" + "\n".join(lines))
+
+
+def balances(listing: list[str]) -> list[int]:
+    """The sorted balances of the three account lines of a listing step ("<number>  <product> balance <n> ...")."""
+    return sorted(int(line.split("balance", 1)[1].split()[0]) for line in listing[2:5])
 
 
 def start_at_end(bootstrap: str, group: str) -> None:

@@ -15,7 +15,7 @@ from domain.my_accounts.errors import CustomerNotServed
 from domain.my_accounts.events import AccountClosed, AccountOpened, BalanceChanged, SessionsRevoked
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
-from domain.shared.errors import InvalidToken
+from domain.shared.errors import InvalidArgument, InvalidToken
 from domain.shared.standing import CustomerStanding, CustomerStatus
 from domain.shared.tokens import AccessClaims
 from tests.fakes import FakeClock, FakeInbox
@@ -42,6 +42,11 @@ class FakeView:
             a for a in self.accounts.values() if a.customer_id == customer_id and a.status is ViewedAccountStatus.OPEN
         ]
         return sorted(mine, key=lambda a: a.account_number)
+
+    async def page(self, after: str, limit: int) -> list[ViewedAccount]:
+        return sorted((a for a in self.accounts.values() if a.account_number > after), key=lambda a: a.account_number)[
+            :limit
+        ]
 
     async def standing(self, customer_id: str) -> CustomerStanding | None:
         return self.standings.get(customer_id)
@@ -213,3 +218,22 @@ async def test_stale_once_the_projector_has_not_been_caught_up_for_the_threshold
     assert (await queries.list_my_accounts(ListMyAccounts(token))).stale
     view.caught_up = None
     assert (await queries.snapshot(CUSTOMER)).stale
+
+
+async def test_operators_page_through_every_account(view: FakeView, queries: MyAccountsQueries) -> None:
+    other = str(uuid.uuid4())
+    await apply(
+        view,
+        *(AccountOpened(f"A{i}", CUSTOMER if i % 2 else other, "SAVINGS", 1, T0) for i in range(5)),
+        AccountClosed("A3", CUSTOMER, 2, T0),
+    )
+    first = await queries.all_accounts(2, "")
+    assert [a.account_number for a in first.accounts] == ["A0", "A1"] and first.next_page_token == "A1"
+    second = await queries.all_accounts(2, first.next_page_token)
+    third = await queries.all_accounts(2, second.next_page_token)
+    assert [a.account_number for a in second.accounts + third.accounts] == ["A2", "A3", "A4"]
+    assert third.next_page_token == ""
+    assert second.accounts[1].status is ViewedAccountStatus.CLOSED  # closed ones too: reconciliation needs them
+    for size in (-1, 1001):
+        with pytest.raises(InvalidArgument):
+            await queries.all_accounts(size, "")

@@ -5,7 +5,7 @@ operator's: they check the operator token first (operator.py); the others are th
 from __future__ import annotations
 
 from adapters.common.protobuf import timestamp
-from adapters.inbound.grpc.metadata import CallContext, bearer_token, peer_address
+from adapters.inbound.grpc.metadata import CallContext, ClientAddress, bearer_token
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import Servicer
 from bank.member.v1 import member_pb2, member_service_pb2, member_service_pb2_grpc
@@ -46,9 +46,10 @@ def member_message(m: BankingMember) -> member_pb2.BankingMember:
 
 
 class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
-    def __init__(self, app: MemberApplication, operators: OperatorGuard) -> None:
+    def __init__(self, app: MemberApplication, operators: OperatorGuard, client: ClientAddress) -> None:
         self._app = app
         self._operators = operators
+        self._client = client
 
     async def EnrollMember(self, request: EnrollMemberRequest, context: Context) -> EnrollMemberResponse:
         self._operators.check(context, "EnrollMember")
@@ -56,7 +57,7 @@ class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
         return EnrollMemberResponse(member=member_message(member))
 
     async def Login(self, request: LoginRequest, context: Context) -> LoginResponse:
-        result = await self._app.log_in(LogIn(request.banking_id, request.password, peer_address(context)))
+        result = await self._app.log_in(LogIn(request.banking_id, request.password, self._client(context)))
         return LoginResponse(
             access_token=result.tokens.access_token,
             token_type=TOKEN_TYPE,
@@ -103,7 +104,6 @@ class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
         )
 
 
-def member_servicer(app: MemberApplication, operators: OperatorGuard) -> Servicer:
-    return Servicer(
-        SERVICE_NAME, member_service_pb2_grpc.add_MemberServiceServicer_to_server, MemberServicer(app, operators)
-    )
+def member_servicer(app: MemberApplication, operators: OperatorGuard, client: ClientAddress | None = None) -> Servicer:
+    servicer = MemberServicer(app, operators, client or ClientAddress())
+    return Servicer(SERVICE_NAME, member_service_pb2_grpc.add_MemberServiceServicer_to_server, servicer)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from ipaddress import ip_address, ip_network
 from typing import Protocol
 
 from domain.shared.errors import InvalidToken
@@ -30,3 +31,38 @@ def peer_address(context: CallContext) -> str:
     if kind == "ipv6":
         return rest.rsplit(":", 1)[0].strip("[]").removeprefix("%5B").removesuffix("%5D")
     return rest.rsplit(":", 1)[0] if kind == "ipv4" else peer
+
+
+class ClientAddress:
+    """The caller's address for per-source limits. Behind a proxy every call comes from the proxy, so the
+    address it saw is taken from the last `x-forwarded-for` entry (the one the proxy itself appended; Envoy
+    runs with use_remote_address) - but only when the direct peer is one of `trusted_proxies`, so a client
+    that reaches the service directly cannot choose its own address by sending the header."""
+
+    def __init__(self, trusted_proxies: Iterable[str] = ()) -> None:
+        self._trusted = [ip_network(p.strip(), strict=False) for p in trusted_proxies if p.strip()]
+
+    def __call__(self, context: CallContext) -> str:
+        peer = peer_address(context)
+        if not self._trusted or not self._is_trusted(peer):
+            return peer
+        forwarded = [value for key, value in context.invocation_metadata() or () if key == "x-forwarded-for"]
+        hops = [h.strip() for h in ",".join(v for v in forwarded if isinstance(v, str)).split(",") if h.strip()]
+        if hops and _is_ip(hops[-1]):
+            return hops[-1]
+        return peer
+
+    def _is_trusted(self, address: str) -> bool:
+        try:
+            ip = ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ip_address(value)
+    except ValueError:
+        return False
+    return True

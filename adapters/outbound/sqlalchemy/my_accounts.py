@@ -161,6 +161,16 @@ class SqlViewReader:
             )
             return [_account(r) for r in rows]
 
+    async def page(self, after: str, limit: int) -> list[ViewedAccount]:
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                select(view_accounts)
+                .where(view_accounts.c.account_number > after)
+                .order_by(view_accounts.c.account_number)
+                .limit(limit)
+            )
+            return [_account(r) for r in rows]
+
     async def standing(self, customer_id: str) -> CustomerStanding | None:
         async with self._engine.connect() as conn:
             row = (

@@ -26,10 +26,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.outbound.events.cloudevents import OutgoingMessage
 from adapters.outbound.sqlalchemy.types import UtcTimestamp
+from domain.shared.ports import OutboxStatus
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -107,3 +108,22 @@ async def record_in_inbox(conn: AsyncConnection, table: Table, message_id: str, 
         raise NotImplementedError(dialect)
     result = await conn.execute(stmt.values(message_id=message_id, processed_at=now))
     return result.rowcount == 1
+
+
+class SqlOutboxMonitor:
+    """The outbox's backlog for operators: two aggregate reads (the unsent ones use the partial index)."""
+
+    def __init__(self, engine: AsyncEngine, table: Table) -> None:
+        self._engine = engine
+        self._table = table
+
+    async def status(self) -> OutboxStatus:
+        t = self._table
+        async with self._engine.connect() as conn:
+            pending, oldest = (
+                await conn.execute(select(func.count(), func.min(t.c.created_at)).where(t.c.sent_at.is_(None)))
+            ).one()
+            sent, last = (
+                await conn.execute(select(func.count(), func.max(t.c.sent_at)).where(t.c.sent_at.is_not(None)))
+            ).one()
+        return OutboxStatus(pending, oldest, sent, last)

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.account import account_servicer
+from adapters.inbound.grpc.operator import OperatorGuard
+from adapters.inbound.grpc.ops import outbox_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
@@ -19,13 +20,16 @@ from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import account as tables
 from adapters.outbound.sqlalchemy.account import SqlAlchemyAccountUnitOfWork
 from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.account.commands import RecordCustomerStatus
 from domain.account.handlers import AccountApplication
 from domain.shared.clock import Clock, SystemClock
 from services.account.settings import AccountSettings
+from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import (
     consumer_loop,
+    observe_process,
     open_database,
     relay_loop,
     rest_loop,
@@ -73,11 +77,14 @@ def bootstrap(
 
 async def serve(config: AccountSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     servicers = [account_servicer(service.app)]
+    # Operators read the outbox backlog; a member's token there is PERMISSION_DENIED (the JWKS tells it apart).
+    guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), SystemClock(), service.verifier)
+    ops = outbox_servicer(SqlOutboxMonitor(service.storage.engine, tables.outbox), guard)
     server = GrpcServer(
-        servicers,
+        [*servicers, ops],
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
     stop = stop_signal()
@@ -105,6 +112,7 @@ async def serve(config: AccountSettings) -> None:
         background.append(relay_loop(common, service.relay))
     await run_until_stopped(server, ready, background, stop)
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: AccountSettings) -> None:

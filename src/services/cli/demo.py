@@ -1,9 +1,12 @@
-"""`bank demo`: a customer's lifecycle and its banking member's logins through the public gRPC APIs only,
-then the events of both read back from Kafka. Each answer is checked, so the demo doubles as a smoke test
-(non-zero exit on any surprise). The member service learns of the customer's status changes from Kafka, so
-the steps that depend on it retry (bounded) until it has. The operator RPCs (the customer lifecycle,
-EnrollMember) carry an operator token the CLI signs; the demo also shows that a member's own access token
-cannot call them. No password and no whole token is ever printed."""
+"""`bank demo`: a customer's lifecycle, its banking member's logins and its accounts through the gateway only
+(native gRPC and REST/JSON on the same port, as a client outside the bank would call them), then the events
+of both read back from Kafka. Each answer is checked, so the demo doubles as a smoke test (non-zero exit on
+any surprise). The member, account and my_accounts services learn of the customer's status changes from
+Kafka, so the steps that depend on them retry (bounded) until they have. The operator RPCs (the customer
+lifecycle, EnrollMember) carry an operator token the CLI signs; the demo also shows that a member's own
+access token cannot call them. On the way it stops the account service (the account list still answers,
+from the my_accounts view) and starts it again, with the CLI's own `bank down`/`bank up` code. No password
+and no whole token is ever printed."""
 
 from __future__ import annotations
 
@@ -29,6 +32,8 @@ from bank.customer.v1 import customer_service_pb2 as msgs
 from bank.member.v1 import events_pb2 as member_events_pb2
 from bank.member.v1 import member_pb2, member_service_pb2_grpc
 from bank.member.v1 import member_service_pb2 as member_msgs
+from bank.my_accounts.v1 import my_accounts_service_pb2 as my_msgs
+from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from services.cli.console import CliError
 
 TOPIC = "bank.customer.events.v1"
@@ -50,12 +55,13 @@ WORDS = (
     "thunder", "willow", "orbit", "pepper", "glacier", "bamboo", "falcon", "ember",
 )  # fmt: skip
 UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+UNAVAILABLE = grpc.StatusCode.UNAVAILABLE
 # The RPCs only an operator may call: the demo sends its operator token with these and no others.
 OPERATOR_RPCS = frozenset(
     {"RegisterCustomer", "GetCustomer", "SuspendCustomer", "ReinstateCustomer", "TerminateCustomer", "EnrollMember"}
 )
-# The account RPCs the demo calls, with the member's access token.
-ACCOUNT_RPCS = frozenset({"OpenAccount", "Deposit", "Withdraw"})
+# The RPCs the demo calls with the member's access token.
+MEMBER_RPCS = frozenset({"OpenAccount", "GetAccount", "Deposit", "Withdraw", "ListMyAccounts"})
 T = TypeVar("T")
 
 
@@ -114,57 +120,68 @@ class DemoFailed(CliError):
     """A step's answer was not the expected one."""
 
 
+@dataclass(frozen=True)
+class Settings:
+    gateway: str  # host:port of the gateway: native gRPC (h2c) and REST/JSON on the same port
+    bootstrap: str  # the Kafka broker the events are read back from
+    rpc_timeout: float
+    event_timeout: float
+    operator_token: str
+    settle_timeout: float = SETTLE_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Services:
+    """Stop and start one service by name, as `bank down` and `bank up` do (the CLI passes its own code)."""
+
+    stop: Callable[[str], None]
+    start: Callable[[str], None]
+
+
 class Demo:
-    def __init__(
-        self,
-        address: str,
-        member_address: str,
-        account_address: str,
-        gateway_url: str | None,
-        bootstrap: str,
-        console: Console,
-        rpc_timeout: float,
-        event_timeout: float,
-        operator_token: str,
-        settle_timeout: float = SETTLE_TIMEOUT,
-    ):
+    def __init__(self, settings: Settings, services: Services, console: Console):
         self.console = console
-        self.operator_token = operator_token
-        self.bootstrap = bootstrap
-        self.rpc_timeout = rpc_timeout
-        self.event_timeout = event_timeout
-        self.settle_timeout = settle_timeout
-        self.channel = grpc.insecure_channel(address)
+        self.services = services
+        self.operator_token = settings.operator_token
+        self.bootstrap = settings.bootstrap
+        self.rpc_timeout = settings.rpc_timeout
+        self.event_timeout = settings.event_timeout
+        self.settle_timeout = settings.settle_timeout
+        # Every call goes through the gateway: one channel, a stub per public service.
+        self.gateway = settings.gateway
+        self.gateway_url = f"http://{settings.gateway}"
+        self.channel = grpc.insecure_channel(settings.gateway)
         self.stub = customer_service_pb2_grpc.CustomerServiceStub(self.channel)
-        self.member_channel = grpc.insecure_channel(member_address)
-        self.members = member_service_pb2_grpc.MemberServiceStub(self.member_channel)
-        self.account_channel = grpc.insecure_channel(account_address)
-        self.accounts = account_service_pb2_grpc.AccountServiceStub(self.account_channel)
-        self.gateway_url = gateway_url  # None: the gateway is not running, the REST steps are skipped
+        self.members = member_service_pb2_grpc.MemberServiceStub(self.channel)
+        self.accounts = account_service_pb2_grpc.AccountServiceStub(self.channel)
+        self.my_accounts = my_accounts_service_pb2_grpc.MyAccountsServiceStub(self.channel)
         # One correlation id for the whole demo: it shows up in the services' log lines and event headers.
         self.report = Report(correlation_id=f"bank-demo-{uuid.uuid4()}")
-        self.address = address
-        self.member_address = member_address
         self.password = " ".join(secrets.choice(WORDS) for _ in range(5))  # never printed
-        self.access_token = ""  # the first login's, for the step showing it cannot call operator RPCs
+        self.access_token = ""  # the member's latest access token (the account and my-accounts calls use it)
         self.logins_answered = 0  # each answered Login of our member publishes exactly one member event
         self.attempts = 0  # how many tries the last `until` took
 
     # -- calls -------------------------------------------------------------------------------------------
 
-    def metadata(self, method: str) -> list[tuple[str, str]]:
-        """The correlation id, and the operator token for an operator RPC."""
+    def metadata(self, method: str, token: str | None = None) -> list[tuple[str, str]]:
+        """The correlation id, and `token` if given, else the operator token for an operator RPC or the
+        member's access token for the others the demo calls with one."""
         metadata = [("x-correlation-id", self.report.correlation_id)]
-        if method in OPERATOR_RPCS:
+        if token is not None:
+            metadata.append(("authorization", f"Bearer {token}"))
+        elif method in OPERATOR_RPCS:
             metadata.append(("authorization", f"Bearer {self.operator_token}"))
-        elif method in ACCOUNT_RPCS:
+        elif method in MEMBER_RPCS:
             metadata.append(("authorization", f"Bearer {self.access_token}"))  # the member's own token
         return metadata
 
-    def attempt(self, stub: Any, method: str, request: Any) -> tuple[Any, grpc.RpcError | None]:
+    def attempt(
+        self, stub: Any, method: str, request: Any, token: str | None = None
+    ) -> tuple[Any, grpc.RpcError | None]:
         """One RPC with a deadline: (response, None) or (None, the error)."""
         try:
-            response = getattr(stub, method)(request, timeout=self.rpc_timeout, metadata=self.metadata(method))
+            response = getattr(stub, method)(request, timeout=self.rpc_timeout, metadata=self.metadata(method, token))
         except grpc.RpcError as exc:
             return None, exc
         return response, None
@@ -175,6 +192,15 @@ class Demo:
         if error is not None:
             raise DemoFailed(f"{method} failed: {describe(error)}")
         return response
+
+    def refused(self, what: str, answer: tuple[Any, grpc.RpcError | None], code: grpc.StatusCode) -> grpc.RpcError:
+        """The error of an answer that must be a refusal with `code`; DemoFailed if it was anything else."""
+        _, error = answer
+        if error is None:
+            raise DemoFailed(f"{what} was accepted; it must be refused ({code.name})")
+        if error.code() is not code:
+            raise DemoFailed(f"{what}: expected {code.name}, got {describe(error)}")
+        return error
 
     def login(self, banking_id: str, password: str) -> tuple[Any, grpc.RpcError | None]:
         response, error = self.attempt(
@@ -238,8 +264,8 @@ class Demo:
 
     def run(self) -> Report:
         self.console.print(
-            f"Customer service at [cyan]{self.address}[/], member service at [cyan]{self.member_address}[/], "
-            f"correlation id [cyan]{self.report.correlation_id}[/]\n",
+            f"Every call through the gateway at [cyan]{self.gateway}[/] (native gRPC and REST/JSON on the same "
+            f"port), correlation id [cyan]{self.report.correlation_id}[/]\n",
             highlight=False,
         )
         registered = self.call("RegisterCustomer", msgs.RegisterCustomerRequest(name=NAME)).customer
@@ -265,12 +291,15 @@ class Demo:
         self.deposit_and_withdraw(numbers[0])
         self.login_with_balances(banking_id, numbers)
         self.list_over_rest(numbers)
+        self.list_over_grpc(numbers)
+        self.account_service_down(numbers)
 
         self.change("SuspendCustomer", msgs.SuspendCustomerRequest, customer_pb2.CUSTOMER_STATUS_SUSPENDED, 2)
         self.login_refused(banking_id, "suspended")
         self.change("ReinstateCustomer", msgs.ReinstateCustomerRequest, customer_pb2.CUSTOMER_STATUS_NORMAL, 3)
         self.login_again(banking_id)
         self.change("TerminateCustomer", msgs.TerminateCustomerRequest, customer_pb2.CUSTOMER_STATUS_TERMINATED, 4)
+        self.token_refused_after_termination()
         self.login_refused(banking_id, "terminated")
         self.refresh_refused(first_refresh)
 
@@ -362,31 +391,23 @@ class Demo:
         return response.refresh_token
 
     def member_token_is_not_an_operators(self) -> None:
-        """An operator RPC called with the member's own access token instead of the operator token."""
-        try:
-            self.members.EnrollMember(
-                member_msgs.EnrollMemberRequest(
-                    customer_id=self.report.customer_id, banking_id="hongother", password=self.password
-                ),
-                timeout=self.rpc_timeout,
-                metadata=[
-                    ("x-correlation-id", self.report.correlation_id),
-                    ("authorization", f"Bearer {self.access_token}"),
-                ],
-            )
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.PERMISSION_DENIED:
-                raise DemoFailed(
-                    f"EnrollMember with a member's access token: expected PERMISSION_DENIED, got {describe(exc)}"
-                ) from None
-            self.step(
-                "Call the operator RPC EnrollMember with the member's own access token",
-                f"refused: {exc.code().name}: {exc.details()}{reason(exc)} (operator RPCs need an operator token)",
-                code=exc.code().name,
-                message=exc.details(),
-            )
-        else:
-            raise DemoFailed("EnrollMember with a member's access token was accepted; it must be PERMISSION_DENIED")
+        """An operator RPC called with the member's own access token instead of the operator token: the
+        gateway's operator rule accepts only operator tokens, so the call never reaches the member service."""
+        request = member_msgs.EnrollMemberRequest(
+            customer_id=self.report.customer_id, banking_id="hongother", password=self.password
+        )
+        error = self.refused(
+            "EnrollMember with a member's access token",
+            self.attempt(self.members, "EnrollMember", request, token=self.access_token),
+            UNAUTHENTICATED,
+        )
+        self.step(
+            "Call the operator RPC EnrollMember with the member's own access token",
+            f"refused by the gateway: {error.code().name}: {error.details()} (operator RPCs need an operator "
+            "token; the service would answer PERMISSION_DENIED, it is never reached)",
+            code=error.code().name,
+            message=error.details(),
+        )
 
     def wrong_password(self, banking_id: str) -> None:
         wrong = f"{self.password} (not it)"
@@ -438,6 +459,7 @@ class Demo:
             lambda: self.login(banking_id, self.password),
             outcome,
         )
+        self.access_token = response.access_token
         self.step(
             "Log in again after the reinstatement",
             f"logged in {self.tried()}: access token {secret_prefix(response.access_token)}",
@@ -547,22 +569,24 @@ class Demo:
             balances={a.account_number: a.balance for a in response.accounts},
         )
 
-    def list_over_rest(self, numbers: list[str]) -> None:
-        if self.gateway_url is None:
-            self.console.print(
-                "[yellow]   Skipped the REST steps (GET /v1/my/accounts through the gateway): the gateway is not "
-                "running (`bank up --no-gateway`?); `bank status` shows it[/]",
-                highlight=False,
-            )
-            return
+    def my_accounts_over_rest(self, numbers: list[str]) -> tuple[str, dict[str, Any]]:
+        """GET /v1/my/accounts with the member's token: (url, the JSON answer); DemoFailed unless it is a 200
+        listing exactly `numbers`, the first at the balance after the withdrawal."""
         url = f"{self.gateway_url}/v1/my/accounts"
         status, body = http_get(url, self.access_token, self.rpc_timeout)
         if status != 200:
             raise DemoFailed(f"GET {url} with the member's token: expected 200, got {status}: {body[:200]}")
-        accounts = json.loads(body).get("accounts", [])
-        got = {a.get("accountNumber"): a for a in accounts}
+        answer = json.loads(body)
+        got = {a.get("accountNumber"): a for a in answer.get("accounts", [])}
         if set(got) != set(numbers) or str(got[numbers[0]].get("balance")) != str(DEPOSIT - WITHDRAWAL):
-            raise DemoFailed(f"GET {url}: expected the accounts {numbers} (first at 70000), got {body[:300]}")
+            raise DemoFailed(
+                f"GET {url}: expected the accounts {numbers} (first at {DEPOSIT - WITHDRAWAL}), got {body[:300]}"
+            )
+        return url, answer
+
+    def list_over_rest(self, numbers: list[str]) -> None:
+        url, answer = self.my_accounts_over_rest(numbers)
+        accounts = answer.get("accounts", [])
         self.step(
             f"List my accounts over REST through the gateway: GET {url} (Authorization: Bearer "
             f"{secret_prefix(self.access_token)})",
@@ -579,26 +603,124 @@ class Demo:
             raise DemoFailed(f"GET {url} without a token: expected 401, got {status}: {body[:200]}")
         self.step(f"The same GET {url} without a token", f"refused by the gateway: {status} {body[:80]}".rstrip())
 
-    def refused_reinstatement(self, cid: str) -> None:
+    def list_over_grpc(self, numbers: list[str]) -> None:
+        response = self.call("ListMyAccounts", my_msgs.ListMyAccountsRequest(), self.my_accounts)
+        balances = {a.account_number: a.balance for a in response.accounts}
+        if set(balances) != set(numbers) or balances[numbers[0]] != DEPOSIT - WITHDRAWAL:
+            raise DemoFailed(
+                f"ListMyAccounts: expected the accounts {numbers} (first at {DEPOSIT - WITHDRAWAL}), got {balances}"
+            )
+        self.step(
+            "List my accounts over gRPC through the gateway (MyAccountsService/ListMyAccounts, Bearer "
+            f"{secret_prefix(self.access_token)})",
+            f"{len(response.accounts)} account(s), stale {str(response.stale).lower()}:",
+            *(
+                f"{a.account_number}  {a.product_code:<8} balance {a.balance:>7}  "
+                f"as of {a.as_of.ToDatetime().isoformat(timespec='seconds')}Z"
+                for a in response.accounts
+            ),
+            balances=balances,
+        )
+
+    def account_service_down(self, numbers: list[str]) -> None:
+        """Stop the account service: the account list still answers (from the my_accounts view, fed by
+        Kafka), with each account's as-of time. Then start it again and wait until it answers."""
+        get_first = account_msgs.GetAccountRequest(account_number=numbers[0])
+        self.services.stop("account")
         try:
-            self.stub.ReinstateCustomer(
-                msgs.ReinstateCustomerRequest(customer_id=cid),
-                timeout=self.rpc_timeout,
-                metadata=self.metadata("ReinstateCustomer"),
+            down = self.refused(
+                "GetAccount through the gateway while the account service is stopped",
+                self.attempt(self.accounts, "GetAccount", get_first),
+                UNAVAILABLE,
             )
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
-                raise DemoFailed(
-                    f"reinstating a terminated customer: expected FAILED_PRECONDITION, got {describe(exc)}"
-                ) from None
             self.step(
-                "Try to reinstate the terminated customer",
-                f"refused: {exc.code().name}: {exc.details()}{reason(exc)}",
-                code=exc.code().name,
-                message=exc.details(),
+                "Stop the account service (SIGTERM, as `bank down` does)",
+                f"stopped; GetAccount {numbers[0]} through the gateway: {down.code().name}",
+                code=down.code().name,
             )
-        else:
-            raise DemoFailed("reinstating a terminated customer was accepted; it must be refused (FAILED_PRECONDITION)")
+            url, answer = self.my_accounts_over_rest(numbers)
+            accounts = answer.get("accounts", [])
+            self.step(
+                f"List my accounts over REST through the gateway while the account service is down: GET {url}",
+                f"200, the same {len(accounts)} account(s) and balances, from the my_accounts view "
+                f"(stale {str(answer.get('stale')).lower()}, viewAsOf {answer.get('viewAsOf', '-')}); "
+                "the account service is down:",
+                *(
+                    f"{a.get('accountNumber')}  {a.get('productCode', ''):<8} balance {a.get('balance', '0'):>7}  "
+                    f"asOf {a.get('asOf', '-')}"
+                    for a in accounts
+                ),
+                accounts=accounts,
+                stale=answer.get("stale"),
+            )
+        finally:
+            begin = time.monotonic()
+            self.services.start("account")  # even after a failed step: leave the system as it was
+        serving_after = time.monotonic() - begin
+
+        def outcome(response: Any, error: grpc.RpcError | None) -> Any:
+            if error is None:
+                return response.account
+            if error.code() is UNAVAILABLE:
+                return None  # the gateway has not reconnected yet
+            raise DemoFailed(f"GetAccount after the restart: {describe(error)}")
+
+        account = self.until(
+            "GetAccount through the gateway until the account service answers again",
+            lambda: self.attempt(self.accounts, "GetAccount", get_first),
+            outcome,
+        )
+        if account.balance != DEPOSIT - WITHDRAWAL:
+            raise DemoFailed(f"GetAccount after the restart: expected balance {DEPOSIT - WITHDRAWAL}, got {account}")
+        self.step(
+            "Start the account service again (as `bank up` does)",
+            f"SERVING again after {serving_after:.1f} s; GetAccount {numbers[0]} through the gateway: "
+            f"balance {account.balance} ({self.tried()})",
+            balance=account.balance,
+        )
+
+    def token_refused_after_termination(self) -> None:
+        """The member's last access token is still unexpired, but my_accounts learns of the termination from
+        Kafka (CustomerTerminated, SessionsRevoked) and refuses it from then on."""
+
+        def outcome(response: Any, error: grpc.RpcError | None) -> grpc.RpcError | None:
+            if error is None:
+                return None  # the view has not seen the termination yet
+            if error.code() is UNAUTHENTICATED:
+                return error
+            raise DemoFailed(f"ListMyAccounts with the member's token after termination: {describe(error)}")
+
+        error = self.until(
+            "Listing my accounts with the member's last access token until my_accounts has seen the termination",
+            lambda: self.attempt(self.my_accounts, "ListMyAccounts", my_msgs.ListMyAccountsRequest()),
+            outcome,
+        )
+        url = f"{self.gateway_url}/v1/my/accounts"
+        status, body = http_get(url, self.access_token, self.rpc_timeout)
+        if status != 401:
+            raise DemoFailed(f"GET {url} with a terminated member's token: expected 401, got {status}: {body[:200]}")
+        self.step(
+            f"List my accounts with the member's last access token ({secret_prefix(self.access_token)}) after "
+            "the termination",
+            f"refused {self.tried()} (once my_accounts saw the termination on Kafka; the token itself has not "
+            f"expired): gRPC {error.code().name}: {error.details()}{reason(error)}; REST GET {url}: {status}",
+            code=error.code().name,
+            message=error.details(),
+            http_status=status,
+        )
+
+    def refused_reinstatement(self, cid: str) -> None:
+        error = self.refused(
+            "reinstating a terminated customer",
+            self.attempt(self.stub, "ReinstateCustomer", msgs.ReinstateCustomerRequest(customer_id=cid)),
+            grpc.StatusCode.FAILED_PRECONDITION,
+        )
+        self.step(
+            "Try to reinstate the terminated customer",
+            f"refused: {error.code().name}: {error.details()}{reason(error)}",
+            code=error.code().name,
+            message=error.details(),
+        )
         after = self.call("GetCustomer", msgs.GetCustomerRequest(customer_id=cid)).customer
         self.expect("GetCustomer after the refusal", after, customer_pb2.CUSTOMER_STATUS_TERMINATED, 4)
         self.step("Look the customer up again", f"unchanged: {self.shown(after)}")
@@ -657,8 +779,6 @@ class Demo:
 
     def close(self) -> None:
         self.channel.close()
-        self.member_channel.close()
-        self.account_channel.close()
 
 
 def http_get(url: str, token: str | None, timeout: float) -> tuple[int, str]:
@@ -795,28 +915,8 @@ def member_detail(ce_type: str, value: bytes) -> str:
     return ""
 
 
-def run(
-    address: str,
-    member_address: str,
-    account_address: str,
-    gateway_url: str | None,
-    bootstrap: str,
-    console: Console,
-    rpc_timeout: float,
-    event_timeout: float,
-    operator_token: str,
-) -> tuple[Report, DemoFailed | None]:
-    demo = Demo(
-        address,
-        member_address,
-        account_address,
-        gateway_url,
-        bootstrap,
-        console,
-        rpc_timeout,
-        event_timeout,
-        operator_token,
-    )
+def run(settings: Settings, services: Services, console: Console) -> tuple[Report, DemoFailed | None]:
+    demo = Demo(settings, services, console)
     try:
         return demo.run(), None
     except DemoFailed as exc:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,10 +17,11 @@ import typer
 from rich.table import Column, Table
 
 from services.cli import demo as demo_steps
-from services.cli import gateway, health, kafka, processes, registry
+from services.cli import dlq, gateway, health, kafka, operations, processes, registry, view
 from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
-from services.cli.paths import Paths
+from services.cli.paths import Paths, env
+from services.cli.processes import service_address
 from services.cli.registry import SERVICES, ServiceSpec
 
 app = typer.Typer(
@@ -29,6 +31,13 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
+
+app.add_typer(operations.customers, name="customer")
+app.add_typer(operations.members, name="member")
+app.add_typer(operations.accounts, name="account")
+app.add_typer(operations.outbox, name="outbox")
+app.add_typer(dlq.dlq, name="dlq")
+app.add_typer(view.view, name="view")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 
@@ -61,18 +70,6 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
-def service_address(paths: Paths, spec: ServiceSpec) -> str:
-    """A running service's address as recorded at start; otherwise where the environment says it would be."""
-    if processes.running_pid(paths, spec) is not None:
-        try:
-            recorded = paths.address(spec.name).read_text().strip()
-        except FileNotFoundError:
-            recorded = ""
-        if recorded:
-            return recorded
-    return spec.address()
-
-
 # ---------------------------------------------------------------------------------------------------- up
 
 
@@ -97,33 +94,8 @@ def up(
             kafka.start(paths)
         err.print(f"[green]✓[/] Kafka running at {kafka.bootstrap_servers()}", highlight=False)
 
-    started: dict[str, subprocess.Popen[bytes]] = {}
     with processes.locked(paths):
-        for spec in SERVICES:
-            pid = processes.running_pid(paths, spec)
-            if pid is not None:
-                err.print(f"[green]✓[/] {spec.name} already running (pid {pid})", highlight=False)
-                continue
-            processes.forget(paths, spec)  # a stale PID file from a crash or a reboot
-            address = spec.address()
-            if processes.port_in_use(address):
-                raise CliError(
-                    f"{spec.name}: {address} is already in use by another process "
-                    f"(set {spec.port_env} to a free port, or stop that process)"
-                )
-            process = processes.spawn(
-                paths,
-                spec,
-                {
-                    # Absolute, so the service's database lands in this var directory whatever its cwd.
-                    "VAR_DIR": str(paths.var),
-                    spec.port_env: str(spec.port()),
-                    "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
-                },
-            )
-            started[spec.name] = process
-            err.print(f"  started {spec.name} (pid {process.pid}, log {paths.log(spec.name)})", highlight=False)
-        wait_serving(paths, started, timeout)
+        start_services(paths, SERVICES, timeout)
         if no_gateway:
             err.print("  gateway not started (--no-gateway)")
         else:
@@ -152,10 +124,46 @@ def up(
     out.print(f"Kafka: {kafka.bootstrap_servers()}    stop everything: bank down", highlight=False)
 
 
-def wait_serving(paths: Paths, started: dict[str, subprocess.Popen[bytes]], timeout: float) -> None:
-    """Poll every service's health until all answer SERVING. Fails at once if a process exits, or after
+def start_services(paths: Paths, specs: Iterable[ServiceSpec], timeout: float) -> None:
+    """Start each service of `specs` that is not running (a stale PID file is dropped; a port taken by another
+    process is an error), then wait until every one of them is SERVING. The caller holds processes.locked."""
+    specs = list(specs)
+    started: dict[str, subprocess.Popen[bytes]] = {}
+    for spec in specs:
+        pid = processes.running_pid(paths, spec)
+        if pid is not None:
+            err.print(f"[green]✓[/] {spec.name} already running (pid {pid})", highlight=False)
+            continue
+        processes.forget(paths, spec)  # a stale PID file from a crash or a reboot
+        address = spec.address()
+        if processes.port_in_use(address):
+            raise CliError(
+                f"{spec.name}: {address} is already in use by another process "
+                f"(set {spec.port_env} to a free port, or stop that process)"
+            )
+        process = processes.spawn(
+            paths,
+            spec,
+            {
+                # Absolute, so the service's database lands in this var directory whatever its cwd.
+                "VAR_DIR": str(paths.var),
+                spec.port_env: str(spec.port()),
+                "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+                # the local gateway calls from loopback: its x-forwarded-for names the caller (member's throttle)
+                "TRUSTED_PROXIES": env("TRUSTED_PROXIES", "127.0.0.1/32"),
+            },
+        )
+        started[spec.name] = process
+        err.print(f"  started {spec.name} (pid {process.pid}, log {paths.log(spec.name)})", highlight=False)
+    wait_serving(paths, specs, started, timeout)
+
+
+def wait_serving(
+    paths: Paths, specs: Iterable[ServiceSpec], started: dict[str, subprocess.Popen[bytes]], timeout: float
+) -> None:
+    """Poll the health of `specs` until all answer SERVING. Fails at once if a process exits, or after
     `timeout` seconds, showing the end of the service's log."""
-    pending = {spec.name: spec for spec in SERVICES}
+    pending = {spec.name: spec for spec in specs}
     channels = {name: health.channel(service_address(paths, spec)) for name, spec in pending.items()}
     last = dict.fromkeys(pending, health.UNREACHABLE)
     begin = time.monotonic()
@@ -214,39 +222,7 @@ def down(
         with err.status("Stopping the gateway (scripts/gateway.sh stop)…"):
             gateway.stop(paths)
         err.print("[green]✓[/] gateway stopped", highlight=False)
-        signalled: dict[int, ServiceSpec] = {}
-        for spec in reversed(SERVICES):  # the reverse of the start order: dependents first
-            pid = processes.read_pid(paths.pid(spec.name))
-            if pid is None:
-                processes.forget(paths, spec)
-                err.print(f"  {spec.name}: not running", highlight=False)
-            elif not processes.alive(pid):
-                processes.forget(paths, spec)
-                err.print(f"  {spec.name}: not running (removed a stale PID file for pid {pid})", highlight=False)
-            elif not processes.signal_if_service(pid, spec, signal.SIGTERM):
-                # The PID was reused by another program (e.g. after a reboot): never signal it.
-                processes.forget(paths, spec)
-                err.print(
-                    f"[yellow]  {spec.name}: pid {pid} is not {spec.module} (PID reused?); not signalled, "
-                    "removed the stale PID file[/]",
-                    highlight=False,
-                )
-            else:
-                signalled[pid] = spec
-                err.print(f"  {spec.name}: SIGTERM sent to pid {pid}", highlight=False)
-
-        with err.status(f"Waiting for {len(signalled)} service(s) to stop (up to {timeout:.0f} s)…"):
-            left = processes.wait_gone(list(signalled), timeout)
-        for pid in left:
-            err.print(f"[yellow]  {signalled[pid].name}: still running after {timeout:.0f} s; SIGKILL[/]")
-            processes.signal_if_service(pid, signalled[pid], signal.SIGKILL)
-        left = processes.wait_gone(left, 5.0)
-        for pid, spec in signalled.items():
-            if pid not in left:
-                processes.forget(paths, spec)
-                err.print(f"[green]✓[/] {spec.name} stopped", highlight=False)
-        if left:
-            raise CliError(f"could not stop pid(s) {', '.join(map(str, left))}")
+        stop_services(paths, reversed(SERVICES), timeout)  # the reverse of the start order: dependents first
 
     if keep_kafka:
         err.print("  Kafka left running (--keep-kafka)")
@@ -254,6 +230,44 @@ def down(
         with err.status("Stopping Kafka…"):
             kafka.stop(paths)
         err.print("[green]✓[/] Kafka stopped")
+
+
+def stop_services(paths: Paths, specs: Iterable[ServiceSpec], timeout: float) -> None:
+    """SIGTERM each running service of `specs` (never a PID that is not that service), SIGKILL those still
+    running after `timeout` seconds, and forget their PID files. The caller holds processes.locked."""
+    signalled: dict[int, ServiceSpec] = {}
+    for spec in specs:
+        pid = processes.read_pid(paths.pid(spec.name))
+        if pid is None:
+            processes.forget(paths, spec)
+            err.print(f"  {spec.name}: not running", highlight=False)
+        elif not processes.alive(pid):
+            processes.forget(paths, spec)
+            err.print(f"  {spec.name}: not running (removed a stale PID file for pid {pid})", highlight=False)
+        elif not processes.signal_if_service(pid, spec, signal.SIGTERM):
+            # The PID was reused by another program (e.g. after a reboot): never signal it.
+            processes.forget(paths, spec)
+            err.print(
+                f"[yellow]  {spec.name}: pid {pid} is not {spec.module} (PID reused?); not signalled, "
+                "removed the stale PID file[/]",
+                highlight=False,
+            )
+        else:
+            signalled[pid] = spec
+            err.print(f"  {spec.name}: SIGTERM sent to pid {pid}", highlight=False)
+
+    with err.status(f"Waiting for {len(signalled)} service(s) to stop (up to {timeout:.0f} s)…"):
+        left = processes.wait_gone(list(signalled), timeout)
+    for pid in left:
+        err.print(f"[yellow]  {signalled[pid].name}: still running after {timeout:.0f} s; SIGKILL[/]")
+        processes.signal_if_service(pid, signalled[pid], signal.SIGKILL)
+    left = processes.wait_gone(left, 5.0)
+    for pid, spec in signalled.items():
+        if pid not in left:
+            processes.forget(paths, spec)
+            err.print(f"[green]✓[/] {spec.name} stopped", highlight=False)
+    if left:
+        raise CliError(f"could not stop pid(s) {', '.join(map(str, left))}")
 
 
 # ------------------------------------------------------------------------------------------------ status
@@ -306,30 +320,47 @@ def demo(
     ctx: typer.Context,
     rpc_timeout: Annotated[float, typer.Option(help="Deadline of each gRPC call, in seconds.")] = 5.0,
     event_timeout: Annotated[float, typer.Option(help="Seconds to wait for the events on Kafka.")] = 30.0,
+    restart_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the account service to stop, then to be SERVING again.")
+    ] = 60.0,
     json_out: JsonOption = False,
 ) -> None:
-    """Walk a customer through its lifecycle and its banking member through logins over gRPC, and read the
-    events of both back from Kafka; non-zero exit if any answer is not the expected one."""
+    """Walk a customer through its lifecycle, its banking member through logins and its accounts, over gRPC
+    and REST through the gateway only; stop and restart the account service on the way (the account list
+    still answers) and read the events back from Kafka. Non-zero exit if any answer is not the expected one."""
     paths = get_paths(ctx)
-    addresses = {}
-    for name in ("customer", "member", "account"):
-        addresses[name] = service_address(paths, registry.get(name))
-        state = health.check(addresses[name], timeout=1.0)
+    for spec in SERVICES:
+        address = service_address(paths, spec)
+        state = health.check(address, timeout=1.0)
         if state != health.SERVING:
-            raise CliError(f"the {name} service at {addresses[name]} is not SERVING ({state}); start it with `bank up`")
+            raise CliError(f"the {spec.name} service at {address} is not SERVING ({state}); start it with `bank up`")
+    front = gateway.status(paths)
+    if front.state != "running":
+        raise CliError(
+            f"the gateway at {front.address} is not running ({front.detail or front.state}); the demo calls every "
+            "service through it: start it with `bank up` (without --no-gateway)"
+        )
+
+    def stop(name: str) -> None:
+        with processes.locked(paths):
+            stop_services(paths, [registry.get(name)], restart_timeout)
+
+    def start(name: str) -> None:
+        with processes.locked(paths):
+            start_services(paths, [registry.get(name)], restart_timeout)
+
     # With --json the steps still show, on stderr.
     console = err if json_out else out
-    front = gateway.status(paths)
     report, failure = demo_steps.run(
-        addresses["customer"],
-        addresses["member"],
-        addresses["account"],
-        f"http://{front.address}" if front.state == "running" else None,
-        kafka.bootstrap_servers(),
+        demo_steps.Settings(
+            gateway=front.address,
+            bootstrap=kafka.bootstrap_servers(),
+            rpc_timeout=rpc_timeout,
+            event_timeout=event_timeout,
+            operator_token=operators.operator_token(paths, "bank-demo"),
+        ),
+        demo_steps.Services(stop=stop, start=start),
         console,
-        rpc_timeout,
-        event_timeout,
-        operators.operator_token(paths, "bank-demo"),
     )
     if json_out:
         print_json(report.as_dict(ok=failure is None, error=str(failure) if failure else None))

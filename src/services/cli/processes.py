@@ -98,7 +98,7 @@ def port_in_use(address: str) -> bool:
 def spawn(paths: Paths, spec: ServiceSpec, extra_env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start `python -m <module> serve` detached: its own session (a Ctrl-C or a closed terminal of the CLI
     does not reach it), stdin from /dev/null, output appended to its log; then record its PID and address."""
-    env = {**os.environ, **extra_env}
+    env = {**os.environ, **overrides(paths, spec), **extra_env}
     with open(paths.log(spec.name), "ab") as log, open(os.devnull, "rb") as devnull:
         # A marker, so the log tail shown on failure is told apart from earlier runs' lines.
         log.write(f"--- bank up: starting {spec.module} at {time.strftime('%Y-%m-%d %H:%M:%S')} ---\n".encode())
@@ -157,3 +157,30 @@ def locked(paths: Paths) -> Iterator[None]:
     with open(paths.run_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def service_address(paths: Paths, spec: ServiceSpec) -> str:
+    """A running service's address as recorded at start; otherwise where the environment says it would be."""
+    if running_pid(paths, spec) is not None:
+        try:
+            recorded = paths.address(spec.name).read_text().strip()
+        except FileNotFoundError:
+            recorded = ""
+        if recorded:
+            return recorded
+    return spec.address()
+
+
+def overrides(paths: Paths, spec: ServiceSpec) -> dict[str, str]:
+    """Settings the CLI itself chose for a service (`bank view rebuild`'s new database and group), kept in
+    `run/<name>.env` so every later start uses them too."""
+    try:
+        lines = (paths.run_dir / f"{spec.name}.env").read_text().splitlines()
+    except FileNotFoundError:
+        return {}
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+def save_overrides(paths: Paths, spec: ServiceSpec, values: dict[str, str]) -> None:
+    merged = {**overrides(paths, spec), **values}
+    write_atomically(paths.run_dir / f"{spec.name}.env", "".join(f"{k}={v}\n" for k, v in sorted(merged.items())))

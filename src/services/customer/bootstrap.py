@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.customer import customer_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
+from adapters.inbound.grpc.ops import outbox_servicer
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.outbound.events.customer import customer_events
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
@@ -20,19 +20,28 @@ from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import customer as tables
 from adapters.outbound.sqlalchemy.customer import SqlAlchemyCustomerUnitOfWork
 from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import open_database, relay_loop, rest_loop, retry_until_done, run_relay_alone
+from services.runtime.roles import (
+    observe_process,
+    open_database,
+    relay_loop,
+    rest_loop,
+    retry_until_done,
+    run_relay_alone,
+)
 from services.runtime.settings import CommonSettings
 
 DEFAULT_PORT = 50051
 DEFAULT_REST_PORT = 8051
+DEFAULT_METRICS_PORT = 9051
 
 
 def settings() -> CommonSettings:
-    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT)
+    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT)
 
 
 @dataclass
@@ -74,7 +83,7 @@ def member_keys_loop(members: RemoteJwksVerifier) -> Callable[[asyncio.Event], A
 
 
 async def serve(config: CommonSettings) -> None:
-    configure_logging(config.service, config.log_level)
+    metrics = observe_process(config, config.metrics_port)
     service = bootstrap(config)
     operators = OperatorSettings.from_env()
     members = (
@@ -86,8 +95,9 @@ async def serve(config: CommonSettings) -> None:
     )
     guard = OperatorGuard(operator_verifier(operators), SystemClock(), members)
     servicers = [customer_servicer(service.app, guard)]
+    ops = outbox_servicer(SqlOutboxMonitor(service.storage.engine, tables.outbox), guard)
     server = GrpcServer(
-        servicers,
+        [*servicers, ops],
         ServerOptions(config.grpc_host, config.grpc_port, config.grace_seconds, config.drain_delay_seconds),
     )
     background = [rest_loop(config, servicers)]
@@ -99,6 +109,7 @@ async def serve(config: CommonSettings) -> None:
         server, lambda: open_database(service.storage.engine, tables.metadata), background, stop_signal()
     )
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: CommonSettings) -> None:

@@ -12,6 +12,7 @@ from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50052
 DEFAULT_REST_PORT = 8052
+DEFAULT_METRICS_PORT = 9052
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class MemberSettings:
     snapshot_deadline_seconds: float
     breaker_threshold: int
     breaker_ttl_seconds: float
+    # Proxies (CIDRs) whose x-forwarded-for names the caller for the per-source login throttle: the gateway.
+    trusted_proxies: tuple[str, ...]
     throttle_source_capacity: int
     throttle_source_per_second: float
     throttle_id_capacity: int
@@ -36,7 +39,7 @@ class MemberSettings:
 
     @classmethod
     def from_env(cls) -> MemberSettings:
-        common = CommonSettings.from_env("member", DEFAULT_PORT, DEFAULT_REST_PORT)
+        common = CommonSettings.from_env("member", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT)
         var_dir = env("VAR_DIR", "var")
         workers = int(env("HASH_WORKERS", str(os.cpu_count() or 1)))
         return cls(
@@ -52,6 +55,7 @@ class MemberSettings:
             snapshot_deadline_seconds=float(env("SNAPSHOT_DEADLINE_MS", "500")) / 1000,
             breaker_threshold=int(env("BREAKER_THRESHOLD", "5")),
             breaker_ttl_seconds=float(env("BREAKER_TTL_SECONDS", "10")),
+            trusted_proxies=tuple(p for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()),
             throttle_source_capacity=int(env("THROTTLE_SOURCE_CAPACITY", "200")),
             throttle_source_per_second=float(env("THROTTLE_SOURCE_PER_SECOND", "100")),
             throttle_id_capacity=int(env("THROTTLE_ID_CAPACITY", "10")),

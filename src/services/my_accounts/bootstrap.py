@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.common.logging import configure_logging
-from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer
+from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer, view_admin_servicer
+from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
 from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
@@ -20,7 +20,8 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
-from services.runtime.roles import consumer_loop, open_database, rest_loop, retry_until_done
+from services.runtime.operators import OperatorSettings, operator_verifier
+from services.runtime.roles import consumer_loop, observe_process, open_database, rest_loop, retry_until_done
 
 
 @dataclass
@@ -56,18 +57,20 @@ def projector_loop(service: MyAccountsService) -> Callable[[asyncio.Event], Awai
         projection_routes(Projector()),
         lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
         on_caught_up=caught_up,
+        projection=tables.PROJECTION,
     )
 
 
 async def serve(config: MyAccountsSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     options = ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds)
+    guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), SystemClock(), service.tokens)
     servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
     public = GrpcServer(servicers, options)
     internal = GrpcServer(
-        [accounts_snapshot_servicer(service.queries)],
+        [accounts_snapshot_servicer(service.queries), view_admin_servicer(service.queries, guard)],
         ServerOptions(common.grpc_host, config.internal_port, common.grace_seconds, common.drain_delay_seconds),
     )
 
@@ -81,12 +84,14 @@ async def serve(config: MyAccountsSettings) -> None:
     await run_until_stopped([public, internal], ready, background, stop_signal())
     await service.storage.engine.dispose()
     await service.reader_engine.dispose()
+    metrics.close()
 
 
 async def project(config: MyAccountsSettings) -> None:
     """The projector alone (so it can be scaled, killed and restarted apart from the API)."""
-    configure_logging(f"{config.common.service}-projector", config.common.log_level)
+    metrics = observe_process(config.common, config.projector_metrics_port, f"{config.common.service}-projector")
     service = bootstrap(config)
     await open_database(service.storage.engine, tables.metadata)
     await projector_loop(service)(stop_signal())
     await service.storage.engine.dispose()
+    metrics.close()

@@ -27,7 +27,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-bank/my_accounts/v1/my_accounts_service.proto\x12\x13\x62\x61nk.my_accounts.v1\x1a%bank/my_accounts/v1/my_accounts.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x15ListMyAccountsRequest\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x01 \x01(\t\x12\x14\n\x0cmin_sequence\x18\x02 \x01(\x03\"\xa7\x01\n\x16ListMyAccountsResponse\x12\x30\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1e.bank.my_accounts.v1.MyAccount\x12\r\n\x05stale\x18\x02 \x01(\x08\x12.\n\nview_as_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14min_sequence_reached\x18\x04 \x01(\x08\"1\n\x1aGetAccountsSnapshotRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"^\n\x1bGetAccountsSnapshotResponse\x12\x30\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1e.bank.my_accounts.v1.MyAccount\x12\r\n\x05stale\x18\x02 \x01(\x08\x32\x98\x01\n\x11MyAccountsService\x12\x82\x01\n\x0eListMyAccounts\x12*.bank.my_accounts.v1.ListMyAccountsRequest\x1a+.bank.my_accounts.v1.ListMyAccountsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/my/accounts2\x93\x01\n\x17\x41\x63\x63ountsSnapshotService\x12x\n\x13GetAccountsSnapshot\x12/.bank.my_accounts.v1.GetAccountsSnapshotRequest\x1a\x30.bank.my_accounts.v1.GetAccountsSnapshotResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-bank/my_accounts/v1/my_accounts_service.proto\x12\x13\x62\x61nk.my_accounts.v1\x1a%bank/my_accounts/v1/my_accounts.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"E\n\x15ListMyAccountsRequest\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x01 \x01(\t\x12\x14\n\x0cmin_sequence\x18\x02 \x01(\x03\"\xa7\x01\n\x16ListMyAccountsResponse\x12\x30\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1e.bank.my_accounts.v1.MyAccount\x12\r\n\x05stale\x18\x02 \x01(\x08\x12.\n\nview_as_of\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14min_sequence_reached\x18\x04 \x01(\x08\"1\n\x1aGetAccountsSnapshotRequest\x12\x13\n\x0b\x63ustomer_id\x18\x01 \x01(\t\"^\n\x1bGetAccountsSnapshotResponse\x12\x30\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\x1e.bank.my_accounts.v1.MyAccount\x12\r\n\x05stale\x18\x02 \x01(\x08\"B\n\x19ListViewedAccountsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"k\n\x1aListViewedAccountsResponse\x12\x34\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32\".bank.my_accounts.v1.ViewedAccount\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9a\x01\n\rViewedAccount\x12\x16\n\x0e\x61\x63\x63ount_number\x18\x01 \x01(\t\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x03 \x01(\x03\x12\x10\n\x08sequence\x18\x04 \x01(\x03\x12\x0e\n\x06\x63losed\x18\x05 \x01(\x08\x12)\n\x05\x61s_of\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\x98\x01\n\x11MyAccountsService\x12\x82\x01\n\x0eListMyAccounts\x12*.bank.my_accounts.v1.ListMyAccountsRequest\x1a+.bank.my_accounts.v1.ListMyAccountsResponse\"\x17\x82\xd3\xe4\x93\x02\x11\x12\x0f/v1/my/accounts2\x93\x01\n\x17\x41\x63\x63ountsSnapshotService\x12x\n\x13GetAccountsSnapshot\x12/.bank.my_accounts.v1.GetAccountsSnapshotRequest\x1a\x30.bank.my_accounts.v1.GetAccountsSnapshotResponse2\x89\x01\n\x10ViewAdminService\x12u\n\x12ListViewedAccounts\x12..bank.my_accounts.v1.ListViewedAccountsRequest\x1a/.bank.my_accounts.v1.ListViewedAccountsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,8 +44,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETACCOUNTSSNAPSHOTREQUEST']._serialized_end=462
   _globals['_GETACCOUNTSSNAPSHOTRESPONSE']._serialized_start=464
   _globals['_GETACCOUNTSSNAPSHOTRESPONSE']._serialized_end=558
-  _globals['_MYACCOUNTSSERVICE']._serialized_start=561
-  _globals['_MYACCOUNTSSERVICE']._serialized_end=713
-  _globals['_ACCOUNTSSNAPSHOTSERVICE']._serialized_start=716
-  _globals['_ACCOUNTSSNAPSHOTSERVICE']._serialized_end=863
+  _globals['_LISTVIEWEDACCOUNTSREQUEST']._serialized_start=560
+  _globals['_LISTVIEWEDACCOUNTSREQUEST']._serialized_end=626
+  _globals['_LISTVIEWEDACCOUNTSRESPONSE']._serialized_start=628
+  _globals['_LISTVIEWEDACCOUNTSRESPONSE']._serialized_end=735
+  _globals['_VIEWEDACCOUNT']._serialized_start=738
+  _globals['_VIEWEDACCOUNT']._serialized_end=892
+  _globals['_MYACCOUNTSSERVICE']._serialized_start=895
+  _globals['_MYACCOUNTSSERVICE']._serialized_end=1047
+  _globals['_ACCOUNTSSNAPSHOTSERVICE']._serialized_start=1050
+  _globals['_ACCOUNTSSNAPSHOTSERVICE']._serialized_end=1197
+  _globals['_VIEWADMINSERVICE']._serialized_start=1200
+  _globals['_VIEWADMINSERVICE']._serialized_end=1337
 # @@protoc_insertion_point(module_scope)

@@ -181,3 +181,85 @@ class AccountsSnapshotService:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class ViewAdminServiceStub:
+    """Internal, for operators (the `bank view reconcile` command): every account of the view, page by page, so it
+    can be compared with the account service's events. Served on the internal port beside
+    AccountsSnapshotService; operator token required; not exposed by the gateway.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListViewedAccounts = channel.unary_unary(
+                '/bank.my_accounts.v1.ViewAdminService/ListViewedAccounts',
+                request_serializer=bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsRequest.SerializeToString,
+                response_deserializer=bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsResponse.FromString,
+                _registered_method=True)
+
+
+class ViewAdminServiceServicer:
+    """Internal, for operators (the `bank view reconcile` command): every account of the view, page by page, so it
+    can be compared with the account service's events. Served on the internal port beside
+    AccountsSnapshotService; operator token required; not exposed by the gateway.
+    """
+
+    def ListViewedAccounts(self, request, context):
+        """Lists the view's accounts (open and closed) in account-number order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_ViewAdminServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListViewedAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListViewedAccounts,
+                    request_deserializer=bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsRequest.FromString,
+                    response_serializer=bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'bank.my_accounts.v1.ViewAdminService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('bank.my_accounts.v1.ViewAdminService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class ViewAdminService:
+    """Internal, for operators (the `bank view reconcile` command): every account of the view, page by page, so it
+    can be compared with the account service's events. Served on the internal port beside
+    AccountsSnapshotService; operator token required; not exposed by the gateway.
+    """
+
+    @staticmethod
+    def ListViewedAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/bank.my_accounts.v1.ViewAdminService/ListViewedAccounts',
+            bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsRequest.SerializeToString,
+            bank_dot_my__accounts_dot_v1_dot_my__accounts__service__pb2.ListViewedAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
