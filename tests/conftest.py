@@ -3,6 +3,7 @@ service processes started the way operators start them (`python -m services.<nam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -17,6 +18,8 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.databases import fresh_postgres_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
@@ -35,6 +38,21 @@ def kafka() -> Iterator[str]:
     yield bootstrap
     if not running:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], check=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL (postgresql+asyncpg://) whose role may create schemas and databases: TEST_POSTGRES_URL
+    (scripts/test.sh sets it), else scripts/postgres-local.sh's server, started if not running."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, for a service process (<SERVICE>_DATABASE_URL)."""
+    with fresh_postgres_database(postgres_url) as url:
+        yield url
 
 
 def free_port() -> int:
@@ -123,13 +141,29 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """Where service_factory's services keep their data: "sqlite" (files under VAR_DIR, the default) or
+    "postgres" (a fresh database per service started). A test runs on both with
+    @pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def service_factory(
+    tmp_path: Path, kafka: str, topic_prefix: str, database_backend: str, request: pytest.FixtureRequest
+) -> Iterator:
     started: list[tuple[ServiceProcess, list[subprocess.Popen]]] = []
+    databases = contextlib.ExitStack()
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
         port = free_port()
+        database: dict[str, str] = {}
+        if database_backend == "postgres":
+            url = databases.enter_context(fresh_postgres_database(request.getfixturevalue("postgres_url")))
+            database[f"{name.upper()}_DATABASE_URL"] = url
         env = {
             **os.environ,
+            **database,
             "VAR_DIR": str(tmp_path / "var"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
@@ -148,3 +182,4 @@ def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
     yield make
     for service, _ in started:
         service.stop_everything()
+    databases.close()

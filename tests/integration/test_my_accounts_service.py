@@ -21,6 +21,7 @@ from bank.member.v1 import member_service_pb2 as member_msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from tests.conftest import free_port
+from tests.databases import BACKENDS
 from tests.integration.kafka_tools import read_records
 from tests.integration.test_member_service import System, eventually
 
@@ -91,6 +92,7 @@ def changed(customer_id: str, number: str, balance: int, sequence: int) -> accou
     )
 
 
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
 def test_the_view_answers_from_events_and_applies_only_newer_changes(service_factory, kafka: str) -> None:
     system = ViewSystem(service_factory, kafka)
     customer_id = system.register()

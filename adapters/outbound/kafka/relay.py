@@ -127,7 +127,23 @@ class KafkaOutboxRelay:
         return 0
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to a batch of unsent rows; return how many were acknowledged."""
+        """One pass: publish up to a batch of unsent rows; return how many were acknowledged.
+
+        On PostgreSQL several replicas share one outbox: a pass runs only while holding a session advisory
+        lock, so one relay at a time publishes (in order); the others find it taken and skip their pass."""
+        if self._engine.dialect.name != "postgresql":
+            return await self._publish_pending()
+        async with self._engine.connect() as conn:
+            lock = await conn.execution_options(isolation_level="AUTOCOMMIT")  # no transaction left open
+            key = func.hashtext(f"outbox-relay:{self._outbox.name}")
+            if not (await lock.execute(select(func.pg_try_advisory_lock(key)))).scalar():
+                return 0
+            try:
+                return await self._publish_pending()
+            finally:
+                await lock.execute(select(func.pg_advisory_unlock(key)))
+
+    async def _publish_pending(self) -> int:
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(

@@ -23,6 +23,7 @@ from adapters.inbound.rest.server import RestServer, rest_app
 from adapters.inbound.rest.transcoding import rpc_routes
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
+from adapters.outbound.sqlalchemy import migrate
 from domain.shared.ports import UnitOfWork
 from services.runtime.settings import CommonSettings
 
@@ -63,11 +64,12 @@ def serve_metrics(host: str, port: int) -> MetricsServer:
 
 
 async def open_database(engine: AsyncEngine, metadata: MetaData) -> None:
-    async def create() -> None:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
-
-    await retry_until_done("opening the database", create)
+    """Bring the service's database to its newest schema (its Alembic migrations, named by
+    `metadata.info["service"]`), retrying while the database is down. Idempotent, and safe when replicas
+    start together: see adapters/outbound/sqlalchemy/migrate.py."""
+    await retry_until_done(
+        "migrating the database", lambda: migrate.upgrade(engine, metadata.info["service"], metadata)
+    )
 
 
 async def run_relay_alone(
