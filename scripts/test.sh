@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: install, check the contracts and the architecture, start the real
-# Kafka broker (if it is not running), run pytest, stop what it started. Extra arguments go to pytest.
+# Kafka broker and the real Redis server (each only if it is not running), run pytest, stop what it started.
+# Extra arguments go to pytest.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -30,8 +31,19 @@ if ! scripts/kafka-local.sh status >/dev/null 2>&1; then
   scripts/kafka-local.sh start
   started_kafka=1
 fi
-cleanup() { if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || true; fi; }
+started_redis=0
+cleanup() {
+  if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || true; fi
+  if [[ $started_redis == 1 ]]; then scripts/redis-local.sh stop || true; fi
+}
 trap cleanup EXIT
+
+step "Redis (Debian's redis-server, installed if missing)"
+if ! scripts/redis-local.sh status >/dev/null 2>&1; then
+  scripts/redis-local.sh start
+  started_redis=1
+fi
+export "$(scripts/redis-local.sh env)"   # REDIS_URL for the tests
 
 step "pytest"
 status=0

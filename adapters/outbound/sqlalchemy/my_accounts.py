@@ -96,7 +96,14 @@ class SqlViewedAccounts:
             "status": a.status.value,
             "as_of": a.as_of,
         }
-        await self._conn.execute(_upsert(self._conn, view_accounts, values, ["account_number"]))
+        stmt = _insert(self._conn, view_accounts).values(values)
+        await self._conn.execute(  # only newer: the same sequence or an older one leaves the row as it is
+            stmt.on_conflict_do_update(
+                index_elements=["account_number"],
+                set_={k: stmt.excluded[k] for k in values if k != "account_number"},
+                where=view_accounts.c.sequence < stmt.excluded.sequence,
+            )
+        )
 
 
 class SqlRevocations:
