@@ -5,6 +5,8 @@ happy path runs with the view kept in Redis instead of SQLite (MY_ACCOUNTS_VIEW_
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
@@ -23,7 +25,7 @@ from bank.member.v1 import member_pb2
 from bank.member.v1 import member_service_pb2 as member_msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
-from tests.conftest import free_port
+from tests.conftest import REDIS_SCRIPT, free_port
 from tests.integration.kafka_tools import read_records
 from tests.integration.test_member_service import System, eventually
 
@@ -122,6 +124,36 @@ def test_the_view_on_redis_answers_from_events_and_applies_only_newer_changes(
         if keys:
             client.delete(*keys)
         client.close()
+
+
+@pytest.mark.redis
+def test_the_view_on_redis_waits_out_a_redis_outage(service_factory, kafka: str, tmp_path: Path) -> None:
+    """Redis stops under the running service: queries answer UNAVAILABLE, the projector holds its records
+    (nothing to the DLQ, no offsets committed) and applies them once Redis is back."""
+    port = free_port()
+    own = {**os.environ, "REDIS_PORT": str(port), "REDIS_RUN_DIR": str(tmp_path / "redis")}  # a server to stop
+
+    def redis_local(command: str) -> None:
+        subprocess.run(["bash", str(REDIS_SCRIPT), command], env=own, check=True, capture_output=True)
+
+    redis_local("start")
+    try:
+        system = ViewSystem(service_factory, kafka, MY_ACCOUNTS_VIEW_URL=f"redis://127.0.0.1:{port}/0")
+        customer_id = system.register()
+        system.enroll(customer_id, "viewer06")
+        token = system.login("viewer06").access_token
+        number = account_number()
+        system.publish(customer_id, opened(customer_id, number))
+        eventually(lambda: assert_accounts(system.list(token), [(number, 0, 1)]))
+
+        redis_local("stop")
+        system.refused(system.list, token, code=grpc.StatusCode.UNAVAILABLE)
+        system.publish(customer_id, changed(customer_id, number, 4_200, 2))
+        time.sleep(2)  # the projector meets the outage and keeps retrying the record
+        redis_local("start")  # the same data (append-only file) on the same port
+        eventually(lambda: assert_accounts(system.list(token), [(number, 4_200, 2)]))
+    finally:
+        redis_local("stop")
 
 
 def answers_from_events_with_only_newer_changes(system: ViewSystem, login_id: str) -> tuple[str, str, str]:
