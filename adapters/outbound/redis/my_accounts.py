@@ -1,7 +1,8 @@
 """The my_accounts view in Redis: the same ports as the SQL store (adapters/outbound/sqlalchemy/my_accounts.py),
 the projector's unit of work and the ViewReader, so a deployment picks whichever store fits it.
 
-Keys (P is the key prefix, one per environment or test run, e.g. "bank:my_accounts"):
+Keys (P is the key prefix, MY_ACCOUNTS_REDIS_PREFIX: one per environment, test run or rebuilt generation, e.g.
+"bank:my_accounts"):
 
     P:account:<account number>   hash    customer_id, product_code, balance, sequence, status (OPEN|CLOSED),
                                           as_of (microseconds since the Unix epoch, UTC)
@@ -25,6 +26,8 @@ runner re-applies the records one by one and finds them duplicates), then writes
 member revocation only if it is newer than what Redis holds (sequence, version, time), comparing inside the
 script, so two projectors racing during a rebalance can never move the view backwards. Numbers travel as
 decimal strings and are compared as such (length, then digits): exact for any non-negative 64-bit value.
+(Redis does not roll back a script that fails half-way; only a foreign key of the wrong type under P could
+make this one fail after its first write.)
 
 Reads: accounts_of() and page() are one read-only Lua script each (the sorted-set range and every account's
 hash in one atomic step: a consistent snapshot in one round trip); standing, is_revoked and caught_up_at are
@@ -58,7 +61,6 @@ from domain.shared.standing import CustomerStanding, CustomerStatus
 log = logging.getLogger(__name__)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ACCOUNT_FIELDS = ("customer_id", "product_code", "balance", "sequence", "status", "as_of")
-DEFAULT_PREFIX = "bank:my_accounts"
 
 # KEYS[1] = P:accounts (names the slot); ARGV[1] = P, ARGV[2] = the batch (JSON, every number a decimal string),
 # ARGV[3] = the inbox entries' expiry in ms ("0": none). Returns {1} when applied, {0, event id} when an event

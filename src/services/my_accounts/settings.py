@@ -10,6 +10,7 @@ from services.runtime.settings import CommonSettings, env
 DEFAULT_PORT = 50054
 DEFAULT_REST_PORT = 8054
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+DEFAULT_REDIS_PREFIX = "bank:my_accounts"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,6 @@ class MyAccountsSettings:
             projector=env("PROJECTOR", "inprocess"),
             # MY_ACCOUNTS_DATABASE_URL=redis://... selects Redis too; MY_ACCOUNTS_VIEW_URL wins over it.
             view_url=env("MY_ACCOUNTS_VIEW_URL", common.database_url),
-            redis_prefix=env("MY_ACCOUNTS_REDIS_PREFIX", "bank:my_accounts"),
+            redis_prefix=env("MY_ACCOUNTS_REDIS_PREFIX", DEFAULT_REDIS_PREFIX),
             redis_inbox_ttl=timedelta(seconds=inbox_ttl) if inbox_ttl > 0 else None,
         )
