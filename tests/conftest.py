@@ -1,5 +1,5 @@
-"""Fixtures shared by every suite: the real Kafka broker (one per test run, started if not running) and
-service processes started the way operators start them (`python -m services.<name>`)."""
+"""Fixtures shared by every suite: the real Kafka broker and the real Redis server (one each per test run,
+started if not running) and service processes started the way operators start them (`python -m services.<name>`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from tests.databases import fresh_postgres_database, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
+REDIS_SCRIPT = ROOT / "scripts" / "redis-local.sh"
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,23 @@ def postgres_database(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database of this test's own, for a service process (<SERVICE>_DATABASE_URL)."""
     with fresh_postgres_database(postgres_url) as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of the real Redis server (scripts/redis-local.sh, Debian's redis-server): REDIS_URL when set (as
+    scripts/test.sh sets it), else the local one on REDIS_PORT, started here and stopped at the end if it was
+    not running. Each test keeps to its own key prefix."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    running = subprocess.run(["bash", str(REDIS_SCRIPT), "status"], capture_output=True).returncode == 0
+    if not running:
+        subprocess.run(["bash", str(REDIS_SCRIPT), "start"], check=True)
+    url = subprocess.run(["bash", str(REDIS_SCRIPT), "env"], capture_output=True, text=True, check=True).stdout
+    yield url.strip().split("=", 1)[1]
+    if not running:
+        subprocess.run(["bash", str(REDIS_SCRIPT), "stop"], check=True)
 
 
 def free_port() -> int:
