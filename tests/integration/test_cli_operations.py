@@ -144,7 +144,7 @@ def test_operators_run_the_bank_from_the_cli(tmp_path: Path, kafka: str) -> None
         unknown = bank("customer", "show", str(uuid.uuid4()), env=env)
         assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr and "Traceback" not in unknown.stderr
     finally:
-        down = bank("down", env=env)
+        down = bank("down", "--keep-kafka", env=env)  # the broker is the test run's, shared
         assert down.returncode == 0, down.stdout + down.stderr
 
 
@@ -182,7 +182,7 @@ def test_a_view_on_redis_is_rebuilt_under_a_new_key_prefix(tmp_path: Path, kafka
         until(listed, "the rebuilt view shows the balance")
         assert ok("view", "reconcile", env=env)["differences"] == []
     finally:
-        down = bank("down", env=env)
+        down = bank("down", "--keep-kafka", env=env)  # the broker is the test run's, shared
         keys = list(client.scan_iter(match=f"{prefix}:*"))
         if keys:
             client.delete(*keys)
