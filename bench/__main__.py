@@ -21,10 +21,11 @@ from bench import scenarios
 from bench.method import CLIENT_CPUS, StealMeter, machine_info
 from bench.system import ROOT, System
 
-ALL = ("a", "b", "e", "memory")
+ALL = ("a", "b", "c", "e", "memory")
 TITLES = {
     "a": "(a) Login vs the raw hash rate (same hasher, pool, core)",
     "b": "(b) ListMyAccounts vs a grpc.aio hello world (same RPC, client, core)",
+    "c": "(c) Freshness: a deposit's commit to its visibility through ListMyAccounts (min_sequence)",
     "e": "(e) REST through Envoy vs direct gRPC (ListMyAccounts)",
     "memory": "Memory: RSS of each process after the load",
 }
@@ -102,6 +103,9 @@ async def measure(system: System, mode: scenarios.Mode, only: list[str]) -> dict
     if "b" in only:
         sections["b"] = await scenarios.view(system, mode)
         print(printable("b", sections["b"]), flush=True)
+    if "c" in only:
+        sections["c"] = await scenarios.freshness(system, mode)
+        print(printable("c", sections["c"]), flush=True)
     if "e" in only:
         sections["e"] = await scenarios.rest_vs_grpc(system, mode)
         print(printable("e", sections["e"]), flush=True)

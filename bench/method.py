@@ -97,7 +97,7 @@ def machine_info() -> dict[str, Any]:
     envoy_version = ""
     if envoy.exists():
         out = subprocess.run([str(envoy), "--version"], capture_output=True, text=True, check=False).stdout  # noqa: S603
-        envoy_version = out.strip().splitlines()[-1] if out.strip() else ""
+        envoy_version = out.strip().splitlines()[-1].split("version:")[-1].strip() if out.strip() else ""
     load1, load5, _ = os.getloadavg()
     return {
         "nproc": NPROC,
@@ -191,12 +191,17 @@ def _record_error(result: Result, error: BaseException) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------- loads
-async def closed_loop(call: Call, concurrency: int, seconds: float, pids: Iterable[int], warmup: float = 0.5) -> Result:
-    """N callers back to back for `seconds` (after `warmup` seconds of the same load, not measured)."""
+async def closed_loop(
+    call: Call, concurrency: int, seconds: float, pids: Iterable[int], warmup: float = 0.5, min_ops: int = 5
+) -> Result:
+    """N callers back to back for `seconds` (after `warmup` seconds of the same load, not measured), and on
+    until at least `min_ops` calls have ended (slow calls such as an OWASP hash in a short window; at most
+    20 x `seconds` more)."""
     pids = list(pids)
     result = Result("closed", concurrency, seconds, 0, 0, 0.0)
     measuring = False
     stop = False
+    enough = asyncio.Event()
 
     async def caller() -> None:
         while not stop:
@@ -206,10 +211,12 @@ async def closed_loop(call: Call, concurrency: int, seconds: float, pids: Iterab
             except Exception as error:  # noqa: BLE001 - every failure is counted, by kind
                 if measuring:
                     _record_error(result, error)
-                continue
-            if measuring and not stop:
-                result.ok += 1
-                result.latencies_ms.append(1000 * (time.perf_counter() - began))
+            else:
+                if measuring and not stop:
+                    result.ok += 1
+                    result.latencies_ms.append(1000 * (time.perf_counter() - began))
+            if measuring and result.ok + result.errors >= min_ops:
+                enough.set()
 
     tasks = [asyncio.create_task(caller()) for _ in range(concurrency)]
     await asyncio.sleep(warmup)
@@ -217,6 +224,8 @@ async def closed_loop(call: Call, concurrency: int, seconds: float, pids: Iterab
     began = time.perf_counter()
     measuring = True
     await asyncio.sleep(seconds)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(enough.wait(), 20 * seconds)
     stop = True
     result.seconds = time.perf_counter() - began
     result.server_cpu_s = cpu_seconds(*pids) - cpu0
@@ -227,13 +236,15 @@ async def closed_loop(call: Call, concurrency: int, seconds: float, pids: Iterab
     return result
 
 
-async def open_loop(call: Call, rate: float, seconds: float, pids: Iterable[int], call_timeout: float = 10.0) -> Result:
+async def open_loop(
+    call: Call, rate: float, seconds: float, pids: Iterable[int], call_timeout: float = 10.0, min_ops: int = 5
+) -> Result:
     """Calls started at fixed arrival times, `rate` a second for `seconds`; latency from the scheduled time.
     A call not answered `call_timeout` seconds after it was started is counted as an error (TimeoutError), so an
     offered rate above the subject's capacity shows as latency and errors, and the window still ends."""
     pids = list(pids)
     result = Result("open", round(rate, 1), seconds, 0, 0, 0.0)
-    count = max(1, int(rate * seconds))
+    count = max(min_ops, int(rate * seconds))  # at least `min_ops` arrivals, so a short window has percentiles
     interval = 1.0 / rate
     pending: set[asyncio.Task] = set()
 

@@ -8,6 +8,8 @@ import asyncio
 import json
 import subprocess
 import sys
+import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import grpc
 import httpx
 
+from bank.account.v1 import account_service_pb2, account_service_pb2_grpc
 from bank.member.v1 import member_service_pb2, member_service_pb2_grpc
 from bank.my_accounts.v1 import my_accounts_service_pb2, my_accounts_service_pb2_grpc
 from bench.method import (
@@ -25,6 +28,7 @@ from bench.method import (
     difference,
     error_kinds,
     open_loop,
+    percentile,
     prime,
     ratio,
     rss_kib,
@@ -33,6 +37,7 @@ from bench.method import (
 from bench.system import ROOT, System, free_port
 
 KEYCLOAK_LOGINS_PER_VCPU = 15.0  # argon2id m=7 MiB t=5 p=1 (Keycloak sizing guide)
+FRESHNESS_RATE = {"short": 10.0, "default": 50.0, "long": 100.0}  # balance changes a second
 
 
 @dataclass(frozen=True)
@@ -310,6 +315,75 @@ async def rest_vs_grpc(system: System, mode: Mode) -> dict[str, Any]:
         "grpc_errors": error_kinds(b for _, b in [*pairs, *opens]),
     }
     return {"figures": figures, "windows": {"pairs_rest_vs_grpc": windows(pairs), "open50": windows(opens)}}
+
+
+# ---------------------------------------------------------------------------------------------------- (c)
+async def freshness(system: System, mode: Mode) -> dict[str, Any]:
+    """Deposits (1 KRW) at a fixed arrival rate over the member's three accounts; for each, the lag from the
+    Deposit's answer (its commit is before it) to the first ListMyAccounts that says `min_sequence_reached`
+    for it, polled every `poll_ms`. The polling is load on the view too (several pollers at once): on a slow
+    machine it lengthens the lag it measures; the poll count is reported beside it."""
+    service = system.procs["my_accounts"]
+    system.pin_only(service)  # the view (API + in-process projector) on the server core
+    seeded = system.seeded["cheap"]
+    rate = FRESHNESS_RATE[mode.name]
+    seconds = 1.0 if mode.name == "short" else 60.0 if mode.name == "long" else 10.0
+    poll_ms = 2.0
+    bearer = (("authorization", f"Bearer {seeded.access_token}"),)
+    lags: list[float] = []
+    polls = 0
+    deposit_errors: dict[str, int] = {}
+    async with (
+        grpc.aio.insecure_channel(system.procs["account"].address) as account_channel,
+        grpc.aio.insecure_channel(service.address) as view_channel,
+    ):
+        accounts = account_service_pb2_grpc.AccountServiceStub(account_channel)
+        view_stub = my_accounts_service_pb2_grpc.MyAccountsServiceStub(view_channel)
+        counter = 0
+
+        async def change() -> None:
+            nonlocal counter, polls
+            counter += 1
+            number = seeded.account_numbers[counter % len(seeded.account_numbers)]
+            try:
+                answer = await accounts.Deposit(
+                    account_service_pb2.DepositRequest(
+                        account_number=number, amount=1, idempotency_key=f"bench-fresh-{uuid.uuid4().hex}"
+                    ),
+                    metadata=bearer,
+                    timeout=10,
+                )
+            except grpc.aio.AioRpcError as error:
+                deposit_errors[error.code().name] = deposit_errors.get(error.code().name, 0) + 1
+                return
+            committed = time.perf_counter()
+            request = my_accounts_service_pb2.ListMyAccountsRequest(
+                account_number=number, min_sequence=answer.account.sequence
+            )
+            while time.perf_counter() - committed < 30:
+                polls += 1
+                listed = await view_stub.ListMyAccounts(request, metadata=bearer, timeout=10)
+                if listed.min_sequence_reached:
+                    lags.append(1000 * (time.perf_counter() - committed))
+                    return
+                await asyncio.sleep(poll_ms / 1000)
+            deposit_errors["never_visible"] = deposit_errors.get("never_visible", 0) + 1
+
+        result = await open_loop(change, rate, seconds, [service.pid], call_timeout=40)
+    ordered = sorted(lags)
+    figures = {
+        "changes_per_s": rate,
+        "seconds": round(result.seconds, 1),
+        "changes_seen": len(lags),
+        "lag_p50_ms": r3(percentile(ordered, 50)),
+        "lag_p99_ms": r3(percentile(ordered, 99)),
+        "lag_max_ms": r3(ordered[-1]) if ordered else float("nan"),
+        "polls_per_change": r3(polls / max(1, len(lags))),
+        "poll_interval_ms": poll_ms,
+        "producer_linger_ms": 1,  # the outbox relay's (adapters/outbound/kafka/relay.py)
+        "errors": {**deposit_errors, **result.error_kinds},
+    }
+    return {"figures": figures, "windows": {"lags_ms": [round(v, 3) for v in lags]}}
 
 
 # ------------------------------------------------------------------------------------------------- memory

@@ -95,7 +95,7 @@ class Proc:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
 
-def wait_serving(proc: Proc, timeout: float = 60.0) -> None:
+def wait_serving(proc: Proc, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     with grpc.insecure_channel(proc.address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)

@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 EXPECTED = {
     "a": ("login_ratio", "overhead_cpu_us", "logins_per_s_per_core", "c1_login_p99_ms", "c1_hash_p99_ms"),
     "b": ("view_ratio", "cpu_us_per_rpc_difference", "c1_view_p50_ms", "c1_hello_p50_ms", "open80_view_p99_ms"),
+    "c": ("lag_p50_ms", "lag_p99_ms", "changes_seen", "polls_per_change"),
     "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms"),
     "memory": ("my_accounts_rss_mib", "member_cheap_rss_mib", "envoy_rss_mib"),
 }
@@ -53,16 +54,17 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
         ratio = figures["a"][profile]["login_ratio"]
         assert {"median", "min", "max", "pairs"} <= set(ratio)
         assert len(ratio["pairs"]) == report["settings"]["pairs"]
-    for key in ("b", "e", "memory"):
+    for key in ("b", "c", "e", "memory"):
         for name in EXPECTED[key]:
             assert name in figures[key], (key, name)
     # Every ratio is a number (a window that measured nothing would make it NaN or missing).
     for value in (figures["a"]["owasp"]["login_ratio"], figures["b"]["view_ratio"], figures["e"]["cpu_ratio"]):
         assert math.isfinite(value["median"]) and value["median"] > 0
     assert all(v > 0 for v in figures["memory"].values())
+    assert figures["c"]["changes_seen"] > 0
 
     table = (tmp_path / "bench.md").read_text()
     assert table.startswith("# Benchmarks (short mode")
-    for heading in ("## (a)", "## (b)", "## (e)", "## Memory"):
+    for heading in ("## (a)", "## (b)", "## (c)", "## (e)", "## Memory"):
         assert heading in table
     assert "| login_ratio |" in table and "| view_ratio |" in table
