@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import sys
 import tempfile
@@ -46,7 +47,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def finite(value: Any) -> Any:
+    """The report with NaN and infinities as null (a window that measured nothing), so it is strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value
+
+
 def fmt(value: Any) -> str:
+    if value is None:
+        return "-"
     if isinstance(value, dict) and "median" in value:
         return f"{value['median']} (min {value['min']}, max {value['max']})"
     return str(value)
@@ -62,7 +76,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"{m['server_cpus']}, load generator on core {m['client_cpus']}.",
         "",
         f"Machine: {m['nproc']} CPUs, {m['cpu_model']}, kernel {m['kernel']}, Python {m['python']}, "
-        f"envoy {m['envoy'] or '-'}, load average {m['loadavg_1m_5m']}, steal during the run "
+        f"envoy {m['envoy'] or '-'}, load average before the run {m['loadavg_1m_5m']}, steal during the run "
         f"{report['steal_percent']} %.",
         "",
         "Libraries: " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
@@ -120,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     mode = scenarios.MODES["short" if args.short else "long" if args.long else "default"]
     os.sched_setaffinity(0, CLIENT_CPUS)  # the load generator: before any thread is made
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    machine = machine_info()  # before the run: its load average is the machine's, not ours
     steal = StealMeter()
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
@@ -132,10 +147,10 @@ def main(argv: list[str] | None = None) -> int:
             measure_seconds = time.monotonic() - measuring
         finally:
             system.stop()
-    report = {
+    report: dict[str, Any] = {
         "mode": mode.name,
         "started": started,
-        "machine": machine_info(),
+        "machine": machine,
         "steal_percent": steal.percent(),
         "settings": asdict(mode),
         "setup_seconds": round(system.startup_seconds, 1),
@@ -144,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": round(time.monotonic() - began, 1),
         "sections": sections,
     }
+    report = finite(report)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    (args.out / "bench.json").write_text(json.dumps(report, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
     (args.out / "bench.md").write_text(markdown(report))
     print(
         f"steal {report['steal_percent']} %; total {report['total_seconds']} s; wrote {args.out}/bench.md, bench.json"
