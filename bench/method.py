@@ -305,13 +305,35 @@ def difference(pairs: list[tuple[float, float]]) -> Ratio:
     return Ratio(statistics.median(values), min(values), max(values), pairs)
 
 
+async def quiesce(pids: Iterable[int], limit: float = 10.0, busy: float = 0.1) -> float:
+    """Wait (at most `limit` seconds) until the processes use under `busy` of a core over 0.2 s: a window
+    must not start while the previous one's backlog (an overloaded open loop's cancelled calls) still runs on
+    the server core. Answers the seconds waited."""
+    pids = list(pids)
+    began = time.perf_counter()
+    while time.perf_counter() - began < limit:
+        cpu0 = cpu_seconds(*pids)
+        await asyncio.sleep(0.2)
+        if cpu_seconds(*pids) - cpu0 < busy * 0.2:
+            break
+    return time.perf_counter() - began
+
+
 async def ab_pairs(
-    count: int, run_a: Callable[[], Awaitable[Result]], run_b: Callable[[], Awaitable[Result]]
+    count: int,
+    run_a: Callable[[], Awaitable[Result]],
+    run_b: Callable[[], Awaitable[Result]],
+    quiet: Iterable[int] = (),
+    limit: float = 10.0,
 ) -> list[tuple[Result, Result]]:
-    """A then B, `count` times (ABAB...): the pairs of results."""
+    """A then B, `count` times (ABAB...): the pairs of results. Before each window the `quiet` processes
+    (the server core's: subject and baseline) are let settle (`quiesce`)."""
+    quiet = list(quiet)
     pairs = []
     for _ in range(count):
+        await quiesce(quiet, limit)
         a = await run_a()
+        await quiesce(quiet, limit)
         b = await run_b()
         pairs.append((a, b))
     return pairs

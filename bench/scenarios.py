@@ -30,6 +30,7 @@ from bench.method import (
     open_loop,
     percentile,
     prime,
+    quiesce,
     ratio,
     rss_kib,
     taskset,
@@ -48,13 +49,14 @@ class Mode:
     pairs: int
     view_concurrency: int
     open_timeout: float  # an open-loop call not answered by then is an error (the window still ends)
+    settle: float  # at most this long for the server core's processes to go quiet before a window
     login_concurrency: int = 4  # <= HASH_WORKERS + HASH_QUEUE (1 + 4): never refused by admission
 
 
 MODES = {
-    "short": Mode("short", seconds=0.5, warmup=0.2, pairs=2, view_concurrency=16, open_timeout=1.0),
-    "default": Mode("default", seconds=4.0, warmup=1.0, pairs=3, view_concurrency=32, open_timeout=5.0),
-    "long": Mode("long", seconds=15.0, warmup=2.0, pairs=5, view_concurrency=32, open_timeout=10.0),
+    "short": Mode("short", seconds=0.5, warmup=0.2, pairs=2, view_concurrency=16, open_timeout=1.0, settle=2.0),
+    "default": Mode("default", seconds=4.0, warmup=1.0, pairs=3, view_concurrency=32, open_timeout=5.0, settle=10.0),
+    "long": Mode("long", seconds=15.0, warmup=2.0, pairs=5, view_concurrency=32, open_timeout=10.0, settle=20.0),
 }
 
 
@@ -119,18 +121,25 @@ async def login(system: System, mode: Mode) -> dict[str, Any]:
                     await stub.Login(request, timeout=30)
 
                 pids = [member.pid]
+                quiet = [member.pid, hashes.process.pid]
                 c = mode.login_concurrency
                 await prime(call, 1, rounds=2)
                 pairs = await ab_pairs(
                     mode.pairs,
                     lambda call=call, pids=pids, c=c: closed_loop(call, c, mode.seconds, pids, mode.warmup),
                     lambda c=c, hashes=hashes: hashes.run("closed", c, mode.seconds, mode.warmup),
+                    quiet,
+                    mode.settle,
                 )
+                await quiesce(quiet, mode.settle)
                 single_login = await closed_loop(call, 1, mode.seconds, pids, mode.warmup)
+                await quiesce(quiet, mode.settle)
                 single_hash = await hashes.run("closed", 1, mode.seconds, mode.warmup)
                 max_login = ratio([(a.rate, 1.0) for a, _ in pairs]).median
                 rate80 = max(1.0, 0.8 * max_login)
+                await quiesce(quiet, mode.settle)
                 open_login = await open_loop(call, rate80, mode.seconds, pids, mode.open_timeout)
+                await quiesce(quiet, mode.settle)
                 open_hash = await hashes.run("open", rate80, mode.seconds, 0, mode.open_timeout)
         finally:
             hashes.close()
@@ -196,6 +205,7 @@ async def view(system: System, mode: Mode) -> dict[str, Any]:
     token = system.seeded["cheap"].access_token
     view_channel, view_rpc = view_call(service.address, token)
     hello_channel, hello_rpc = view_call(f"127.0.0.1:{port}", token)
+    quiet = [service.pid, hello.pid]
     try:
         c = mode.view_concurrency
         await prime(view_rpc, c)
@@ -204,11 +214,15 @@ async def view(system: System, mode: Mode) -> dict[str, Any]:
             mode.pairs,
             lambda: closed_loop(view_rpc, c, mode.seconds, [service.pid], mode.warmup),
             lambda: closed_loop(hello_rpc, c, mode.seconds, [hello.pid], mode.warmup),
+            quiet,
+            mode.settle,
         )
         single = await ab_pairs(
             1,
             lambda: closed_loop(view_rpc, 1, mode.seconds, [service.pid], mode.warmup),
             lambda: closed_loop(hello_rpc, 1, mode.seconds, [hello.pid], mode.warmup),
+            quiet,
+            mode.settle,
         )
         hello_max = ratio([(b.rate, 1.0) for _, b in pairs]).median
         opens = {}
@@ -218,6 +232,8 @@ async def view(system: System, mode: Mode) -> dict[str, Any]:
                 1,
                 lambda rate=rate: open_loop(view_rpc, rate, mode.seconds, [service.pid], mode.open_timeout),
                 lambda rate=rate: open_loop(hello_rpc, rate, mode.seconds, [hello.pid], mode.open_timeout),
+                quiet,
+                mode.settle,
             )
     finally:
         await view_channel.close()
@@ -286,6 +302,8 @@ async def rest_vs_grpc(system: System, mode: Mode) -> dict[str, Any]:
             mode.pairs,
             lambda: closed_loop(rest_rpc, c, mode.seconds, both, mode.warmup),
             lambda: closed_loop(grpc_rpc, c, mode.seconds, [service.pid], mode.warmup),
+            both,
+            mode.settle,
         )
         direct_max = ratio([(b.rate, 1.0) for _, b in pairs]).median
         rate = max(1.0, direct_max / 2)
@@ -293,6 +311,8 @@ async def rest_vs_grpc(system: System, mode: Mode) -> dict[str, Any]:
             mode.pairs,
             lambda: open_loop(rest_rpc, rate, mode.seconds, both, mode.open_timeout),
             lambda: open_loop(grpc_rpc, rate, mode.seconds, [service.pid], mode.open_timeout),
+            both,
+            mode.settle,
         )
     finally:
         await client.aclose()
@@ -369,6 +389,7 @@ async def freshness(system: System, mode: Mode) -> dict[str, Any]:
                 await asyncio.sleep(poll_ms / 1000)
             deposit_errors["never_visible"] = deposit_errors.get("never_visible", 0) + 1
 
+        await quiesce([service.pid], mode.settle)
         result = await open_loop(change, rate, seconds, [service.pid], call_timeout=40)
     ordered = sorted(lags)
     figures = {
