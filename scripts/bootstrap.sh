@@ -2,9 +2,10 @@
 # Create .venv and install the project with its pinned dependencies and dev tools (idempotent: skipped when
 # pyproject.toml has not changed since the last install), then protoc-gen-openapiv2 (Go, for
 # scripts/gen_openapi.py) into .venv/bin unless that version is already there. Needs python3 >= 3.11 and, for
-# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn. Last, for the web page's browser
+# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn. Then, for the web page's browser
 # test (tests/web): Debian's chromium when /usr/bin/chromium is missing (apt-get, as root) and playwright-core from
-# tests/web/package-lock.json (`npm ci` when tests/web/node_modules is missing or the lock changed).
+# tests/web/package-lock.json (`npm ci` when tests/web/node_modules is missing or the lock changed); kustomize;
+# promtool (for the alert rules' tests) from Debian's `prometheus` package, installed only when it is missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -64,5 +65,18 @@ if [[ "$(.venv/bin/kustomize version 2>/dev/null)" != "$kustomize_version" ]]; t
     GOBIN="$root/.venv/bin" "$go" install "sigs.k8s.io/kustomize/kustomize/v5@$kustomize_version"
   else
     echo "[bootstrap] Go not found: kustomize not installed (tests/deploy needs it)" >&2
+  fi
+fi
+
+# promtool checks and unit-tests deploy/prometheus/alerts.yml. Debian ships it in the `prometheus` package
+# (the server's service is not started in a container without systemd).
+if ! command -v promtool >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    echo "[bootstrap] installing promtool (apt-get install prometheus)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  else
+    # not fatal here: scripts/test.sh says so when it needs it
+    echo "[bootstrap] promtool not found: install Debian's prometheus package (or Prometheus' release)" >&2
   fi
 fi

@@ -456,9 +456,7 @@ def route_for(rpc: Rpc, cluster: str) -> dict[str, Any]:
                 "retry_host_predicate": [
                     {
                         "name": "envoy.retry_host_predicates.previous_hosts",
-                        "typed_config": _any(
-                            "envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"
-                        ),
+                        "typed_config": _any("envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate"),
                     }
                 ],
                 "host_selection_retry_max_attempts": 3,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: install, check the contracts and the architecture, start the real
-# Kafka broker (if it is not running), run pytest, stop what it started. Extra arguments go to pytest.
+# Kafka broker, PostgreSQL and the real Redis server (each only if it is not running), run pytest, stop what
+# it started. Extra arguments go to pytest.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -25,15 +26,43 @@ ruff check .
 ruff format --check .
 step "architecture (import-linter)"
 lint-imports
+step "alerts: promtool check rules, check config (deploy/prometheus/prometheus.yml), test rules"
+promtool check rules deploy/prometheus/alerts.yml
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+step "dashboard: deploy/grafana is valid JSON and its queries valid PromQL"
+python scripts/check_dashboard.py
+
+started_kafka=0
+started_postgres=0
+started_redis=0
+cleanup() {
+  if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || true; fi
+  if [[ $started_postgres == 1 ]]; then scripts/postgres-local.sh stop || true; fi
+  if [[ $started_redis == 1 ]]; then scripts/redis-local.sh stop || true; fi
+}
+trap cleanup EXIT
 
 step "Kafka"
-started_kafka=0
 if ! scripts/kafka-local.sh status >/dev/null 2>&1; then
   scripts/kafka-local.sh start
   started_kafka=1
 fi
-cleanup() { if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || true; fi; }
-trap cleanup EXIT
+
+step "PostgreSQL"
+if ! scripts/postgres-local.sh status >/dev/null 2>&1; then
+  scripts/postgres-local.sh start
+  started_postgres=1
+fi
+# The unit-of-work and migration suites and the services' PostgreSQL tests make their schemas and databases here.
+eval "export $(scripts/postgres-local.sh env)"
+
+step "Redis (Debian's redis-server, installed if missing)"
+if ! scripts/redis-local.sh status >/dev/null 2>&1; then
+  scripts/redis-local.sh start
+  started_redis=1
+fi
+export "$(scripts/redis-local.sh env)"   # REDIS_URL for the tests
 
 step "pytest"
 status=0

@@ -1,8 +1,9 @@
-"""Fixtures shared by every suite: the real Kafka broker (one per test run, started if not running) and
-service processes started the way operators start them (`python -m services.<name>`)."""
+"""Fixtures shared by every suite: the real Kafka broker and the real Redis server (one each per test run,
+started if not running) and service processes started the way operators start them (`python -m services.<name>`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,8 +19,11 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.databases import fresh_postgres_database, postgres_server
+
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
+REDIS_SCRIPT = ROOT / "scripts" / "redis-local.sh"
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +39,38 @@ def kafka() -> Iterator[str]:
     yield bootstrap
     if not running:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], check=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL URL (postgresql+asyncpg://) whose role may create schemas and databases: TEST_POSTGRES_URL
+    (scripts/test.sh sets it), else scripts/postgres-local.sh's server, started if not running."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_database(postgres_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database of this test's own, for a service process (<SERVICE>_DATABASE_URL)."""
+    with fresh_postgres_database(postgres_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """URL of the real Redis server (scripts/redis-local.sh, Debian's redis-server): REDIS_URL when set (as
+    scripts/test.sh sets it), else the local one on REDIS_PORT, started here and stopped at the end if it was
+    not running. Each test keeps to its own key prefix."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    running = subprocess.run(["bash", str(REDIS_SCRIPT), "status"], capture_output=True).returncode == 0
+    if not running:
+        subprocess.run(["bash", str(REDIS_SCRIPT), "start"], check=True)
+    url = subprocess.run(["bash", str(REDIS_SCRIPT), "env"], capture_output=True, text=True, check=True).stdout
+    yield url.strip().split("=", 1)[1]
+    if not running:
+        subprocess.run(["bash", str(REDIS_SCRIPT), "stop"], check=True)
 
 
 def free_port() -> int:
@@ -76,6 +112,10 @@ class ServiceProcess:
     @property
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_REST_PORT']}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_METRICS_PORT']}/metrics"
 
     def start(self, role: str = "serve", wait: bool = True) -> subprocess.Popen:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
@@ -119,17 +159,34 @@ def topic_prefix() -> str:
 
 
 @pytest.fixture
-def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
+def database_backend(request: pytest.FixtureRequest) -> str:
+    """Where service_factory's services keep their data: "sqlite" (files under VAR_DIR, the default) or
+    "postgres" (a fresh database per service started). A test runs on both with
+    @pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def service_factory(
+    tmp_path: Path, kafka: str, topic_prefix: str, database_backend: str, request: pytest.FixtureRequest
+) -> Iterator:
     started: list[tuple[ServiceProcess, list[subprocess.Popen]]] = []
+    databases = contextlib.ExitStack()
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
         port = free_port()
+        database: dict[str, str] = {}
+        if database_backend == "postgres":
+            url = databases.enter_context(fresh_postgres_database(request.getfixturevalue("postgres_url")))
+            database[f"{name.upper()}_DATABASE_URL"] = url
         env = {
             **os.environ,
+            **database,
             "VAR_DIR": str(tmp_path / "var"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             f"{name.upper()}_REST_PORT": str(free_port()),
+            f"{name.upper()}_METRICS_PORT": str(free_port()),
             "SHUTDOWN_GRACE_SECONDS": "2",
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             # a fresh consumer group: other tests' progress on the shared topics stays out
@@ -143,3 +200,4 @@ def service_factory(tmp_path: Path, kafka: str, topic_prefix: str) -> Iterator:
     yield make
     for service, _ in started:
         service.stop_everything()
+    databases.close()

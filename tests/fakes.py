@@ -447,3 +447,128 @@ class FakeOperatorVerifier:
         if claims is None or now >= claims.expires_at:
             raise InvalidToken()
         return claims
+
+
+# -- my_accounts view -------------------------------------------------------------------------------------
+
+from dataclasses import dataclass, field  # noqa: E402
+
+from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus  # noqa: E402
+
+
+@dataclass
+class FakeView:
+    """The view in dicts: a ProjectionUnitOfWork factory (`uow`), a ViewReader, and the freshness mark.
+    tests/contract/test_my_accounts_view.py holds it to the same contract as the SQL and Redis stores."""
+
+    accounts: dict[str, ViewedAccount] = field(default_factory=dict)
+    standings: dict[str, CustomerStanding] = field(default_factory=dict)
+    sessions: dict[str, datetime] = field(default_factory=dict)
+    members: dict[str, datetime] = field(default_factory=dict)
+    caught_up: datetime | None = None
+    processed: set[str] = field(default_factory=set)
+
+    def uow(self) -> FakeProjectionUow:
+        return FakeProjectionUow(self)
+
+    async def mark_caught_up(self, at: datetime) -> None:
+        self.caught_up = at
+
+    # ViewReader
+    async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
+        mine = [
+            a for a in self.accounts.values() if a.customer_id == customer_id and a.status is ViewedAccountStatus.OPEN
+        ]
+        return sorted(mine, key=lambda a: a.account_number)
+
+    async def page(self, after: str, limit: int) -> list[ViewedAccount]:
+        later = sorted((a for a in self.accounts.values() if a.account_number > after), key=lambda a: a.account_number)
+        return later[: max(limit, 0)]
+
+    async def standing(self, customer_id: str) -> CustomerStanding | None:
+        return self.standings.get(customer_id)
+
+    async def is_revoked(self, session_id: str, member_id: str, issued_at: datetime) -> bool:
+        before = self.members.get(member_id)
+        return session_id in self.sessions or (before is not None and before >= issued_at)
+
+    async def caught_up_at(self) -> datetime | None:
+        return self.caught_up
+
+
+class _FakeViewedAccounts:
+    def __init__(self, uow: FakeProjectionUow) -> None:
+        self._uow = uow
+        self.pending: dict[str, ViewedAccount] = {}
+
+    async def get(self, account_number: str) -> ViewedAccount | None:
+        return self.pending.get(account_number) or self._uow.view.accounts.get(account_number)
+
+    async def put(self, account: ViewedAccount) -> None:
+        held = await self.get(account.account_number)
+        if held is None or account.sequence > held.sequence:
+            self.pending[account.account_number] = account
+
+
+class _FakeViewStandings:
+    def __init__(self, uow: FakeProjectionUow) -> None:
+        self._uow = uow
+        self.pending: dict[str, CustomerStanding] = {}
+
+    async def get(self, customer_id: str) -> CustomerStanding | None:
+        return self.pending.get(customer_id) or self._uow.view.standings.get(customer_id)
+
+    async def put(self, standing: CustomerStanding) -> None:
+        if standing.is_newer_than(await self.get(standing.customer_id)):
+            self.pending[standing.customer_id] = standing
+
+
+class _FakeRevocations:
+    def __init__(self) -> None:
+        self.sessions: dict[str, datetime] = {}
+        self.members: dict[str, datetime] = {}
+
+    async def revoke_sessions(self, session_ids: tuple[str, ...], at: datetime) -> None:
+        for session_id in session_ids:
+            self.sessions.setdefault(session_id, at)
+
+    async def revoke_member(self, member_id: str, before: datetime) -> None:
+        self.members[member_id] = max(before, self.members.get(member_id, before))
+
+
+class FakeProjectionUow:
+    """One batch: writes wait for commit, which applies them all, each only if newer than what is held."""
+
+    def __init__(self, view: FakeView) -> None:
+        self.view = view
+
+    async def __aenter__(self) -> Self:
+        self.accounts = _FakeViewedAccounts(self)
+        self.customers = _FakeViewStandings(self)
+        self.revocations = _FakeRevocations()
+        self.inbox = FakeInbox(self.view.processed)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        pass  # uncommitted work is simply dropped
+
+    def record(self, *events: object) -> None:
+        raise AssertionError("the view publishes nothing")
+
+    async def commit(self) -> None:
+        view = self.view
+        for number, account in self.accounts.pending.items():
+            held = view.accounts.get(number)
+            if held is None or account.sequence > held.sequence:
+                view.accounts[number] = account
+        for customer_id, standing in self.customers.pending.items():
+            if standing.is_newer_than(view.standings.get(customer_id)):
+                view.standings[customer_id] = standing
+        for session_id, at in self.revocations.sessions.items():
+            view.sessions.setdefault(session_id, at)
+        for member_id, before in self.revocations.members.items():
+            view.members[member_id] = max(before, view.members.get(member_id, before))
+        view.processed |= self.inbox.pending
+        self.accounts.pending.clear()
+        self.customers.pending.clear()
+        self.inbox.pending.clear()

@@ -14,7 +14,10 @@ from domain.shared.standing import CustomerStanding
 class ViewedAccounts(Protocol):
     async def get(self, account_number: str) -> ViewedAccount | None: ...
 
-    async def put(self, account: ViewedAccount) -> None: ...
+    async def put(self, account: ViewedAccount) -> None:
+        """Store `account` unless this account's sequence, or a newer one, is already stored (checked by the
+        store itself, atomically: two projectors racing through a rebalance cannot move it backwards)."""
+        ...
 
 
 class Revocations(Protocol):

@@ -1,10 +1,12 @@
-"""One suite, every implementation of the account unit of work (the fake and SQLAlchemy on SQLite): what is
+"""One suite, every implementation of the account unit of work (the fake and SQLAlchemy on SQLite and
+PostgreSQL, each test on a fresh, migrated database or schema): what is
 committed is stored with its events, in order; what is not committed leaves no trace; a taken account number
 and a stale version are refused with nothing stored; an idempotency record commits with its change or not at
 all; the customer-status replica keeps the newest version; the inbox recognizes a second delivery."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,12 +19,12 @@ from sqlalchemy import select, update
 from adapters.outbound.events.account import account_events
 from adapters.outbound.sqlalchemy import account as tables
 from adapters.outbound.sqlalchemy.account import SqlAlchemyAccountUnitOfWork
-from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.account.model import MAX_BALANCE, Account, AccountStatus, new_account_number
 from domain.account.ports import IdempotencyRecord
 from domain.shared.errors import AlreadyExists, FailedPrecondition
 from domain.shared.standing import CustomerStanding, CustomerStatus
+from tests.databases import BACKENDS, fresh_engine
 from tests.fakes import FakeAccountStore, FakeAccountUnitOfWork, FakeClock
 
 clock = FakeClock()
@@ -36,8 +38,16 @@ class Harness:
     meddle: Callable[[Any, str], Awaitable[None]]
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", *BACKENDS])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with contextlib.AsyncExitStack() as stack:
+        async for harness in _harness(request, tmp_path, stack):
+            yield harness
+
+
+async def _harness(
+    request: pytest.FixtureRequest, tmp_path: Path, stack: contextlib.AsyncExitStack
+) -> AsyncIterator[Harness]:
     if request.param == "fake":
         store = FakeAccountStore()
 
@@ -49,9 +59,8 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
         yield Harness(lambda: FakeAccountUnitOfWork(store), fake_ids, fake_meddle)
         return
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/account.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(tables.metadata.create_all)
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    engine = await stack.enter_async_context(fresh_engine(request.param, tables.metadata, tmp_path, postgres))
     storage = Storage(engine, tables.outbox, tables.inbox, account_events, clock)
 
     async def sql_ids() -> list[str]:
@@ -70,7 +79,6 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         )
 
     yield Harness(lambda: SqlAlchemyAccountUnitOfWork(storage), sql_ids, sql_meddle)
-    await engine.dispose()
 
 
 def an_account(customer_id: str | None = None) -> Account:

@@ -1,9 +1,10 @@
-"""One suite, every implementation of the customer unit of work and repository (the fake and SQLAlchemy on
-SQLite): what is committed is stored with its events; what is not committed leaves no trace; the inbox
-recognizes a second delivery."""
+"""One suite, every implementation of the customer unit of work and repository (the fake and SQLAlchemy on SQLite and
+PostgreSQL, each test on a fresh, migrated database or schema): what is committed is stored with its events; what is
+not committed leaves no trace; the inbox recognizes a second delivery."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,9 @@ from sqlalchemy import select
 from adapters.outbound.events.customer import customer_events
 from adapters.outbound.sqlalchemy import customer as tables
 from adapters.outbound.sqlalchemy.customer import SqlAlchemyCustomerUnitOfWork
-from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.model import Customer, CustomerStatus
+from tests.databases import BACKENDS, fresh_engine
 from tests.fakes import FakeClock, FakeCustomerUnitOfWork, FakeStore
 
 clock = FakeClock()
@@ -28,8 +29,16 @@ class Harness:
     outbox_ids: Callable[[], object]  # async () -> list of event ids committed to the outbox, in order
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", *BACKENDS])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with contextlib.AsyncExitStack() as stack:
+        async for harness in _harness(request, tmp_path, stack):
+            yield harness
+
+
+async def _harness(
+    request: pytest.FixtureRequest, tmp_path: Path, stack: contextlib.AsyncExitStack
+) -> AsyncIterator[Harness]:
     if request.param == "fake":
         store = FakeStore()
 
@@ -38,9 +47,8 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
         yield Harness(lambda: FakeCustomerUnitOfWork(store), fake_ids)
         return
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/customer.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(tables.metadata.create_all)
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    engine = await stack.enter_async_context(fresh_engine(request.param, tables.metadata, tmp_path, postgres))
     storage = Storage(engine, tables.outbox, tables.inbox, customer_events, clock)
 
     async def sql_ids() -> list[str]:
@@ -50,7 +58,6 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             )
 
     yield Harness(lambda: SqlAlchemyCustomerUnitOfWork(storage), sql_ids)
-    await engine.dispose()
 
 
 async def test_committed_customer_is_stored_with_its_event(harness: Harness) -> None:

@@ -1,4 +1,5 @@
-"""One suite, every implementation of the member unit of work (the fake and SQLAlchemy on SQLite): members are
+"""One suite, every implementation of the member unit of work (the fake and SQLAlchemy on SQLite and
+PostgreSQL, each test on a fresh, migrated database or schema): members are
 found by id, banking id and customer through one identity map; sessions are found by their current and their
 spent refresh digests; the customer-status replica keeps the newest version; what is committed is stored with
 its events (aggregate events first, then those recorded on the unit of work); what is not committed leaves
@@ -6,6 +7,7 @@ no trace; the inbox recognizes a second delivery only after commit."""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -17,7 +19,6 @@ from sqlalchemy import select
 
 from adapters.outbound.events.member import member_events
 from adapters.outbound.sqlalchemy import member as tables
-from adapters.outbound.sqlalchemy.engine import create_engine
 from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.member.events import LoginFailed, LoginFailureReason, RevocationReason, SessionsRevoked
@@ -26,6 +27,7 @@ from domain.member.model import BankingMember, CustomerStanding, CustomerStatus,
 from domain.member.session import Session
 from domain.shared.errors import AlreadyExists
 from domain.shared.ids import new_id
+from tests.databases import BACKENDS, fresh_engine
 from tests.fakes import FakeClock, FakeMemberStore, FakeMemberUnitOfWork
 
 clock = FakeClock()
@@ -38,8 +40,16 @@ class Harness:
     outbox_ids: Callable[[], Awaitable[list[str]]]  # event ids committed to the outbox, in order
 
 
-@pytest.fixture(params=["fake", "sqlite"])
+@pytest.fixture(params=["fake", *BACKENDS])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    async with contextlib.AsyncExitStack() as stack:
+        async for harness in _harness(request, tmp_path, stack):
+            yield harness
+
+
+async def _harness(
+    request: pytest.FixtureRequest, tmp_path: Path, stack: contextlib.AsyncExitStack
+) -> AsyncIterator[Harness]:
     if request.param == "fake":
         store = FakeMemberStore()
 
@@ -48,9 +58,8 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
 
         yield Harness(lambda: FakeMemberUnitOfWork(store), fake_ids)
         return
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/member.db")
-    async with engine.begin() as conn:
-        await conn.run_sync(tables.metadata.create_all)
+    postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    engine = await stack.enter_async_context(fresh_engine(request.param, tables.metadata, tmp_path, postgres))
     storage = Storage(engine, tables.outbox, tables.inbox, member_events, clock)
 
     async def sql_ids() -> list[str]:
@@ -60,7 +69,6 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
             )
 
     yield Harness(lambda: SqlAlchemyMemberUnitOfWork(storage), sql_ids)
-    await engine.dispose()
 
 
 def a_member(banking_id: str = "alice", customer_id: str | None = None) -> BankingMember:

@@ -23,6 +23,7 @@ from bank.account.v1 import account_pb2, account_service_pb2_grpc, events_pb2
 from bank.account.v1 import account_service_pb2 as msgs
 from bank.customer.v1 import customer_service_pb2 as customer_msgs
 from domain.account.model import new_account_number
+from tests.databases import BACKENDS
 from tests.integration.kafka_tools import Record, read_records
 from tests.integration.test_member_service import System, eventually
 
@@ -137,6 +138,7 @@ def by_account(records: list[Record]) -> dict[str, list]:
 # -- the happy path and its events --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
 def test_open_deposit_withdraw_transfer_close_and_their_events(service_factory, kafka: str) -> None:
     system = AccountSystem(service_factory, kafka)
     alice, bob = system.caller(), system.caller()
@@ -217,6 +219,7 @@ def test_open_deposit_withdraw_transfer_close_and_their_events(service_factory, 
 # -- concurrency --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
 async def test_fifty_concurrent_withdrawals_never_overdraw(service_factory, kafka: str) -> None:
     system = AccountSystem(service_factory, kafka)
     alice = system.caller()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from confluent_kafka import Producer
 
 from services.cli.registry import SERVICES
@@ -31,6 +32,7 @@ def system_env(tmp_path: Path, kafka: str) -> dict[str, str]:
         "BANK_VAR_DIR": str(tmp_path / "var"),
         **{spec.port_env: str(free_port()) for spec in SERVICES},
         **{f"{spec.name.upper()}_REST_PORT": str(free_port()) for spec in SERVICES},
+        **{f"{spec.name.upper()}_METRICS_PORT": str(free_port()) for spec in SERVICES},
         "MEMBER_REST_PORT": str(rest),
         "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
         "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
@@ -143,4 +145,46 @@ def test_operators_run_the_bank_from_the_cli(tmp_path: Path, kafka: str) -> None
         assert unknown.returncode == 1 and "NOT_FOUND" in unknown.stderr and "Traceback" not in unknown.stderr
     finally:
         down = bank("down", env=env)
+        assert down.returncode == 0, down.stdout + down.stderr
+
+
+@pytest.mark.redis
+def test_a_view_on_redis_is_rebuilt_under_a_new_key_prefix(tmp_path: Path, kafka: str, redis_url: str) -> None:
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    env = {**system_env(tmp_path, kafka), "MY_ACCOUNTS_VIEW_URL": redis_url, "MY_ACCOUNTS_REDIS_PREFIX": prefix}
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        up = bank("up", "--no-gateway", env=env)
+        assert up.returncode == 0, up.stdout + up.stderr
+        customer = ok("customer", "register", "Lee", env=env)["customerId"]
+        banking_id = f"cli{uuid.uuid4().hex[:8]}"
+        enroll = ("member", "enroll", customer, banking_id, "--password-stdin")
+        until(lambda: attempt(*enroll, env=env, stdin=PASSWORD + "\n"), "enroll")
+        as_member = ("--banking-id", banking_id, "--password-stdin")
+        opened = until(
+            lambda: attempt("account", "open", customer, "SAVINGS", *as_member, env=env, stdin=PASSWORD), "open"
+        )
+        number = opened["accountNumber"]
+        assert ok("account", "deposit", number, "2500", *as_member, env=env, stdin=PASSWORD)["balance"] == "2500"
+
+        def listed() -> bool:
+            accounts = ok("account", "list", *as_member, env=env, stdin=PASSWORD)["accounts"]
+            return [(a["accountNumber"], a["balance"]) for a in accounts] == [(number, "2500")]
+
+        until(listed, "the view on Redis shows the balance")
+        assert client.zrange(f"{prefix}:open:{customer}", 0, -1) == [number]
+
+        rebuilt = ok("view", "rebuild", env=env)
+        assert rebuilt["store"] == "redis" and rebuilt["database"].startswith(f"{prefix}:gen-")
+        assert rebuilt["events"] > 0
+        assert client.zrange(f"{rebuilt['database']}:open:{customer}", 0, -1) == [number]  # built beside...
+        assert client.zrange(f"{prefix}:open:{customer}", 0, -1) == [number]  # ...the old keys, left in place
+        until(listed, "the rebuilt view shows the balance")
+        assert ok("view", "reconcile", env=env)["differences"] == []
+    finally:
+        down = bank("down", env=env)
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
         assert down.returncode == 0, down.stdout + down.stderr

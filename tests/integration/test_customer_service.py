@@ -15,6 +15,7 @@ from grpc_status import rpc_status
 
 from bank.customer.v1 import customer_pb2, customer_service_pb2_grpc, events_pb2
 from bank.customer.v1 import customer_service_pb2 as msgs
+from tests.databases import BACKENDS
 from tests.integration.kafka_tools import read_records
 from tests.operator import operator_channel
 
@@ -27,6 +28,7 @@ def stub(service) -> customer_service_pb2_grpc.CustomerServiceStub:  # type: ign
     return customer_service_pb2_grpc.CustomerServiceStub(operator_channel(service.address, service.env["VAR_DIR"]))
 
 
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
 def test_register_and_terminate_publish_both_events(service_factory, kafka: str, topic_prefix: str) -> None:
     service = service_factory("customer")
     service.start()

@@ -22,6 +22,7 @@ from bank.member.v1 import events_pb2 as member_events
 from bank.member.v1 import member_pb2, member_service_pb2_grpc
 from bank.member.v1 import member_service_pb2 as msgs
 from tests.conftest import free_port
+from tests.databases import BACKENDS
 from tests.integration.kafka_tools import read_records
 from tests.operator import operator_channel
 
@@ -118,6 +119,7 @@ def test_login_works_while_the_customer_service_is_down(service_factory) -> None
     assert claims["sub"] == normal and claims["exp"] - claims["iat"] == 300
 
 
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
 def test_termination_cascades_to_the_member_and_its_tokens(service_factory, kafka: str, topic_prefix: str) -> None:
     system = System(service_factory)
     customer_id = system.register()

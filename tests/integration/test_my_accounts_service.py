@@ -1,15 +1,20 @@
 """The my_accounts view as operators run it, fed by real Kafka events: it answers from the view alone with
 `as_of` and sequences, applies only newer changes, refuses tokens it should refuse, serves the snapshot
-member asks for at login, sends poison to the DLQ, and a new consumer group rebuilds the same view."""
+member asks for at login, sends poison to the DLQ, and a new consumer group rebuilds the same view. The same
+happy path runs with the view kept in Redis instead of SQLite (MY_ACCOUNTS_VIEW_URL=redis://...)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import grpc
 import pytest
+import redis
 from confluent_kafka import Producer
 
 from adapters.common.protobuf import timestamp
@@ -20,7 +25,8 @@ from bank.member.v1 import member_pb2
 from bank.member.v1 import member_service_pb2 as member_msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
-from tests.conftest import free_port
+from tests.conftest import REDIS_SCRIPT, free_port
+from tests.databases import BACKENDS
 from tests.integration.kafka_tools import read_records
 from tests.integration.test_member_service import System, eventually
 
@@ -31,7 +37,7 @@ ACCOUNT_TOPIC = "bank.account.events.v1"
 class ViewSystem(System):
     """customer + member + my_accounts, and an account event producer standing in for the account service."""
 
-    def __init__(self, service_factory, kafka: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, service_factory, kafka: str, **view_env: str) -> None:  # type: ignore[no-untyped-def]
         self.internal_port = free_port()
         super().__init__(service_factory, MY_ACCOUNTS_ADDR=f"127.0.0.1:{self.internal_port}", BREAKER_THRESHOLD="2")
         rest = self.member_service.env["MEMBER_REST_PORT"]
@@ -39,6 +45,7 @@ class ViewSystem(System):
             "my_accounts",
             MY_ACCOUNTS_INTERNAL_PORT=str(self.internal_port),
             MEMBER_JWKS_URL=f"http://127.0.0.1:{rest}/.well-known/jwks.json",
+            **view_env,
         )
         self.view_service.start()
         self.view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(self.view_service.address))
@@ -91,11 +98,74 @@ def changed(customer_id: str, number: str, balance: int, sequence: int) -> accou
     )
 
 
-def test_the_view_answers_from_events_and_applies_only_newer_changes(service_factory, kafka: str) -> None:
+@pytest.mark.parametrize("database_backend", BACKENDS, indirect=True)
+def test_the_view_answers_from_events_and_applies_only_newer_changes(
+    service_factory, kafka: str, database_backend: str
+) -> None:
     system = ViewSystem(service_factory, kafka)
+    answers_from_events_with_only_newer_changes(system, "viewer01")
+    sqlite_file = (Path(system.view_service.env["VAR_DIR"]) / "my_accounts.db").exists()
+    assert sqlite_file == (database_backend == "sqlite")  # SQL: a file under VAR_DIR by default, else PostgreSQL
+
+
+@pytest.mark.redis
+def test_the_view_on_redis_answers_from_events_and_applies_only_newer_changes(
+    service_factory, kafka: str, redis_url: str
+) -> None:
+    prefix = f"test:{uuid.uuid4().hex[:12]}"
+    system = ViewSystem(service_factory, kafka, MY_ACCOUNTS_VIEW_URL=redis_url, MY_ACCOUNTS_REDIS_PREFIX=prefix)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        customer_id, a, b = answers_from_events_with_only_newer_changes(system, "viewer05")
+        # It really is Redis: the customer's open accounts in their sorted set, each account's hash, the inbox;
+        # and no SQLite file for the view.
+        assert client.zrange(f"{prefix}:open:{customer_id}", 0, -1) == [a, b]
+        assert client.hmget(f"{prefix}:account:{a}", ["balance", "sequence"]) == ["12000", "3"]
+        assert client.get(f"{prefix}:caught_up_at") is not None
+        assert any(True for _ in client.scan_iter(match=f"{prefix}:inbox:*"))
+        assert not (Path(system.view_service.env["VAR_DIR"]) / "my_accounts.db").exists()
+    finally:
+        keys = list(client.scan_iter(match=f"{prefix}:*"))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.mark.redis
+def test_the_view_on_redis_waits_out_a_redis_outage(service_factory, kafka: str, tmp_path: Path) -> None:
+    """Redis stops under the running service: queries answer UNAVAILABLE, the projector holds its records
+    (nothing to the DLQ, no offsets committed) and applies them once Redis is back."""
+    port = free_port()
+    own = {**os.environ, "REDIS_PORT": str(port), "REDIS_RUN_DIR": str(tmp_path / "redis")}  # a server to stop
+
+    def redis_local(command: str) -> None:
+        subprocess.run(["bash", str(REDIS_SCRIPT), command], env=own, check=True, capture_output=True)
+
+    redis_local("start")
+    try:
+        system = ViewSystem(service_factory, kafka, MY_ACCOUNTS_VIEW_URL=f"redis://127.0.0.1:{port}/0")
+        customer_id = system.register()
+        system.enroll(customer_id, "viewer06")
+        token = system.login("viewer06").access_token
+        number = account_number()
+        system.publish(customer_id, opened(customer_id, number))
+        eventually(lambda: assert_accounts(system.list(token), [(number, 0, 1)]))
+
+        redis_local("stop")
+        system.refused(system.list, token, code=grpc.StatusCode.UNAVAILABLE)
+        system.publish(customer_id, changed(customer_id, number, 4_200, 2))
+        time.sleep(2)  # the projector meets the outage and keeps retrying the record
+        redis_local("start")  # the same data (append-only file) on the same port
+        eventually(lambda: assert_accounts(system.list(token), [(number, 4_200, 2)]))
+    finally:
+        redis_local("stop")
+
+
+def answers_from_events_with_only_newer_changes(system: ViewSystem, login_id: str) -> tuple[str, str, str]:
+    """The happy path: events in, the latest state out (over the API and in the login's snapshot)."""
     customer_id = system.register()
-    system.enroll(customer_id, "viewer01")
-    token = system.login("viewer01").access_token
+    system.enroll(customer_id, login_id)
+    token = system.login(login_id).access_token
     a, b = sorted([account_number(), account_number()])
     system.publish(customer_id, opened(customer_id, a))
     system.publish(customer_id, opened(customer_id, b))
@@ -115,9 +185,10 @@ def test_the_view_answers_from_events_and_applies_only_newer_changes(service_fac
     response = system.list(token, account_number=a, min_sequence=4)
     assert not response.min_sequence_reached and response.HasField("view_as_of")
 
-    login = system.login("viewer01")  # the snapshot at login comes from the view, over the internal port
+    login = system.login(login_id)  # the snapshot at login comes from the view, over the internal port
     assert login.accounts_state == member_pb2.ACCOUNTS_SNAPSHOT_STATE_FRESH
     assert [(x.account_number, x.balance) for x in login.accounts] == [(a, 12_000), (b, 0)]
+    return customer_id, a, b
 
 
 def test_tokens_are_refused_when_they_should_be(service_factory, kafka: str) -> None:

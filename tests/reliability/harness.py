@@ -40,6 +40,22 @@ class Harness:
         process.wait(timeout=10)
         self.kills.append(target)
 
+    def process_of(self, target: str) -> subprocess.Popen:
+        process = {"account": self.account.process, "relay": self.relay, "projector": self.projectors[0]}[target]
+        assert process is not None
+        return process
+
+    def pause(self, target: str, seconds: float) -> None:
+        """SIGSTOP, then SIGCONT after `seconds`: a process that hangs (GC storm, swapped out, a debugger),
+        holding its connections, its Kafka group membership and its locks, then carries on."""
+        process = self.process_of(target)
+        process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(seconds)
+        finally:
+            process.send_signal(signal.SIGCONT)
+        self.kills.append(f"pause:{target}:{seconds:g}s")
+
     def revive(self, target: str) -> None:
         if target == "account":
             self.account.process = None

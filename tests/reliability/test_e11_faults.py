@@ -1,9 +1,11 @@
 """E11 under faults (issue 4; reliability notes E3, E4, D1): thousands of balance changes over 100 accounts
 while the account service, its outbox relay and the view's projector are each SIGKILLed at random moments
-and restarted; then nothing is lost, nothing is invented, every account in the view equals the source, and
-the view converges within 30 s of the last fault. Seeded, bounded in count and time, loopback only.
+and restarted, or frozen (SIGSTOP) for 20 s and resumed; then nothing is lost, nothing is invented, every
+account in the view equals the source, and the view converges within 30 s of the last fault. Seeded, bounded
+in count and time, loopback only.
 
-E11_EVENTS (default 10,000), E11_SEEDS (default "1,2,3") and E11_KILLS (default 5) size it."""
+E11_EVENTS (default 10,000), E11_SEEDS (default "1,2,3"), E11_KILLS (default 5), E11_PAUSES (default 1) and
+E11_PAUSE_SECONDS (default 20) size it."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 EVENTS = int(os.environ.get("E11_EVENTS", "10000"))
 SEEDS = [int(s) for s in os.environ.get("E11_SEEDS", "1,2,3").split(",")]
 KILLS = int(os.environ.get("E11_KILLS", "5"))
+PAUSES = int(os.environ.get("E11_PAUSES", "1"))  # SIGSTOP ... SIGCONT of a random target
+PAUSE_SECONDS = float(os.environ.get("E11_PAUSE_SECONDS", "20"))
 CONCURRENCY = 16
 
 
@@ -34,8 +38,9 @@ async def drive(harness: Harness, rng: random.Random) -> None:
     """EVENTS deposits spread over the accounts by CONCURRENCY clients; the kills happen meanwhile."""
     plan = [rng.choice(harness.accounts) for _ in range(EVENTS)]
     amounts = [rng.randint(1, 10_000) for _ in range(EVENTS)]
-    kill_at = sorted(rng.sample(range(EVENTS // 10, EVENTS - EVENTS // 10), KILLS))
-    targets = [rng.choice(["account", "relay", "projector"]) for _ in range(KILLS)]
+    kill_at = sorted(rng.sample(range(EVENTS // 10, EVENTS - EVENTS // 10), KILLS + PAUSES))
+    targets = [rng.choice(["account", "relay", "projector"]) for _ in range(KILLS + PAUSES)]
+    pauses = set(rng.sample(range(KILLS + PAUSES), PAUSES))
     done = 0
     async with grpc.aio.insecure_channel(harness.account.address) as channel:
         stub = account_service_pb2_grpc.AccountServiceStub(channel)
@@ -48,9 +53,12 @@ async def drive(harness: Harness, rng: random.Random) -> None:
                 done += 1
 
         async def killer() -> None:
-            for at, target in zip(kill_at, targets, strict=True):
+            for n, (at, target) in enumerate(zip(kill_at, targets, strict=True)):
                 while done < at:  # noqa: ASYNC110 - polling the workers' plain counter
                     await asyncio.sleep(0.01)
+                if n in pauses:
+                    await asyncio.to_thread(harness.pause, target, PAUSE_SECONDS)
+                    continue
                 await asyncio.to_thread(harness.kill, target)
                 await asyncio.sleep(rng.uniform(0.1, 1.5))
                 await asyncio.to_thread(harness.revive, target)
@@ -87,7 +95,7 @@ async def test_nothing_lost_nothing_doubled_under_kills(
         f"mismatched={len(verdict.mismatched)} redeliveries_on_topic={redeliveries(records)} "
         f"converged_in={verdict.seconds_to_converge:.2f}s"
     )
-    assert len(harness.kills) == KILLS
+    assert len(harness.kills) == KILLS + PAUSES
     assert verdict.ok, verdict.mismatched[:5]
     assert verdict.seconds_to_converge <= 30
     # Money: each deposit the client saw succeed is in the source exactly once, retries and kills included.

@@ -4,9 +4,7 @@ subject, revoked or terminated callers are refused, staleness follows the projec
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Self
 
 import pytest
 
@@ -14,84 +12,13 @@ from domain.my_accounts.commands import ListMyAccounts
 from domain.my_accounts.errors import CustomerNotServed
 from domain.my_accounts.events import AccountClosed, AccountOpened, BalanceChanged, SessionsRevoked
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
-from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
+from domain.my_accounts.model import ViewedAccountStatus
 from domain.shared.errors import InvalidArgument, InvalidToken
 from domain.shared.standing import CustomerStanding, CustomerStatus
 from domain.shared.tokens import AccessClaims
-from tests.fakes import FakeClock, FakeInbox
+from tests.fakes import FakeClock, FakeView
 
 T0 = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class FakeView:
-    accounts: dict[str, ViewedAccount] = field(default_factory=dict)
-    standings: dict[str, CustomerStanding] = field(default_factory=dict)
-    sessions: set[str] = field(default_factory=set)
-    members: dict[str, datetime] = field(default_factory=dict)
-    caught_up: datetime | None = None
-    processed: set[str] = field(default_factory=set)
-
-    # the projector's unit of work (writes straight through: the projector commits every batch anyway)
-    def uow(self) -> FakeProjectionUow:
-        return FakeProjectionUow(self)
-
-    # ViewReader
-    async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
-        mine = [
-            a for a in self.accounts.values() if a.customer_id == customer_id and a.status is ViewedAccountStatus.OPEN
-        ]
-        return sorted(mine, key=lambda a: a.account_number)
-
-    async def page(self, after: str, limit: int) -> list[ViewedAccount]:
-        return sorted((a for a in self.accounts.values() if a.account_number > after), key=lambda a: a.account_number)[
-            :limit
-        ]
-
-    async def standing(self, customer_id: str) -> CustomerStanding | None:
-        return self.standings.get(customer_id)
-
-    async def is_revoked(self, session_id: str, member_id: str, issued_at: datetime) -> bool:
-        return session_id in self.sessions or self.members.get(member_id, datetime.min.replace(tzinfo=UTC)) >= issued_at
-
-    async def caught_up_at(self) -> datetime | None:
-        return self.caught_up
-
-
-class FakeProjectionUow:
-    def __init__(self, view: FakeView) -> None:
-        self.view = view
-        self.accounts = self
-        self.customers = self
-        self.revocations = self
-        self.inbox = FakeInbox(view.processed)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        pass
-
-    async def commit(self) -> None:
-        self.view.processed |= self.inbox.pending
-
-    def record(self, *events: object) -> None:
-        raise AssertionError("the view publishes nothing")
-
-    async def get(self, key: str):  # type: ignore[no-untyped-def]
-        return self.view.accounts.get(key) or self.view.standings.get(key)
-
-    async def put(self, item) -> None:  # type: ignore[no-untyped-def]
-        if isinstance(item, ViewedAccount):
-            self.view.accounts[item.account_number] = item
-        else:
-            self.view.standings[item.customer_id] = item
-
-    async def revoke_sessions(self, session_ids: tuple[str, ...], at: datetime) -> None:
-        self.view.sessions |= set(session_ids)
-
-    async def revoke_member(self, member_id: str, before: datetime) -> None:
-        self.view.members[member_id] = max(before, self.view.members.get(member_id, before))
 
 
 class FakeTokens:

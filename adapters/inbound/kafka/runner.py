@@ -6,16 +6,24 @@ commits. So a crash anywhere re-delivers, and re-delivery is harmless. Records o
 not handle are skipped (a newer producer may add types). A record that cannot be decoded goes to the DLQ at
 once; one whose handler keeps failing goes there after bounded attempts; the stream goes on.
 While the service's own database is unavailable nothing is committed and the record is retried: those
-records are not poison."""
+records are not poison.
+
+Metrics: the lag of every assigned partition (high watermark minus position) is sampled after each batch,
+at most every `caught_up_interval` (or every second); records sent to a DLQ are counted by reason; a
+runner given a `projection` name exports how far that read model is behind (0 when caught up, else now
+minus the `ce_time` of the last event it applied). Applying a record is a consumer span, child of the
+span that committed the event (`ce_traceparent`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
@@ -23,6 +31,8 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from adapters.common.context import accept_correlation_id, correlation_id
+from adapters.common.metrics import CONSUMER_LAG, DLQ_MESSAGES, PROJECTION_LAG
+from adapters.common.tracing import consumer_span, event_context
 from domain.shared.errors import DependencyUnavailable
 from domain.shared.ports import UnitOfWork
 
@@ -49,6 +59,10 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
     }
 
 
+# Why a record goes to the DLQ: the reason codes of its `dlq-reason` header (and of bank_kafka_dlq_messages_total).
+DLQ_REASONS = ("missing-or-invalid-ce_id", "undecodable-payload", "handler-failed")
+
+
 class PoisonMessage(Exception):
     """The record can never be handled (missing headers, undecodable payload); `reason` is a code, not text."""
 
@@ -72,6 +86,7 @@ class KafkaConsumerRunner:
         backoff_cap: float = 5.0,
         on_caught_up: Callable[[], Awaitable[None]] | None = None,
         caught_up_interval: float = 0.25,
+        projection: str | None = None,
     ) -> None:
         self._consumer = consumer
         self._dlq = dlq_producer
@@ -84,11 +99,29 @@ class KafkaConsumerRunner:
         self._poll_timeout = poll_timeout
         self._backoff_cap = backoff_cap
         self._on_caught_up = on_caught_up
-        self._caught_up_interval = caught_up_interval
+        # without a freshness hook, progress (lag) is only sampled for metrics: once a second is plenty
+        self._caught_up_interval = caught_up_interval if on_caught_up is not None else max(1.0, caught_up_interval)
         self._last_caught_up = 0.0
         self.applied = 0  # events applied (not duplicates), for tests and metrics
         self.dead_lettered = 0
         self.skipped = 0  # events of types this service does not handle
+        self.caught_up = False  # every assigned partition consumed up to its high watermark, at the last check
+        self.last_event_time: float | None = None  # epoch seconds (ce_time) of the last event applied
+        self._lag_labels: set[tuple[str, str, str]] = set()
+        for topic in topics:  # every series at 0 from the start, so increase() sees the first dead letter
+            for reason in DLQ_REASONS:
+                DLQ_MESSAGES.labels(group_id, topic, reason)
+        if projection is not None:
+            PROJECTION_LAG.labels(projection).set_function(self.projection_lag_seconds)
+
+    def projection_lag_seconds(self) -> float:
+        """0 when caught up; else now minus the time of the last applied event (NaN if none was applied yet:
+        the consumer lag tells then)."""
+        if self.caught_up:
+            return 0.0
+        if self.last_event_time is None:
+            return math.nan
+        return max(0.0, time.time() - self.last_event_time)
 
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(
@@ -123,14 +156,14 @@ class KafkaConsumerRunner:
         """The fast path: the whole batch in one transaction (one commit instead of one per record); poison
         goes to the DLQ on the way. Returns the records that need the careful path instead (none if all is
         well; all but the dead-lettered ones after a failing handler or a database outage)."""
-        decoded: list[tuple[str, Route, Any, str | None]] = []
+        decoded: list[tuple[str, Route, Any, dict[str, str], Message]] = []
         dead: list[Message] = []
         for record in records:
             headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
             if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
                 continue  # a type this service does not follow
             try:
-                decoded.append((*self._decode(record, headers), headers.get("correlation-id")))
+                decoded.append((*self._decode(record, headers), headers, record))
             except PoisonMessage as poison:
                 if not await self._dead_letter(record, poison.reason, stop):
                     return [r for r in records if r not in dead]  # stopping: the careful path stops too
@@ -138,50 +171,94 @@ class KafkaConsumerRunner:
         applied = 0
         try:
             async with self._uow() as tx:
-                for event_id, route, event, cid in decoded:
-                    correlation_id.set(accept_correlation_id(cid))
-                    if await tx.inbox.first_delivery(event_id):
-                        await route.handle(event, tx)
-                        applied += 1
+                for event_id, route, event, headers, record in decoded:
+                    correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
+                    with consumer_span(record.topic(), record.partition(), event_context(headers)):
+                        if await tx.inbox.first_delivery(event_id):
+                            await route.handle(event, tx)
+                            applied += 1
                 await tx.commit()
         except Exception:  # noqa: BLE001 - retried record by record, where each failure is handled properly
             log.info("batch of %d records not applied at once; applying them one by one", len(records))
             return [r for r in records if r not in dead]
         self.applied += applied
+        self._note_event_time(*(_event_time(headers) for *_rest, headers, _record in decoded))
         self.skipped += len(records) - len(decoded) - len(dead)
         return []
 
+    def _note_event_time(self, *times: float | None) -> None:
+        known = [t for t in times if t is not None]
+        if known:
+            self.last_event_time = max(known)
+
     async def _report_caught_up(self) -> None:
-        """Tell `on_caught_up` (at most every `caught_up_interval`) when every assigned partition has been
-        consumed up to its high watermark: everything published so far is applied."""
+        """At most every `caught_up_interval`: export each assigned partition's lag, and tell `on_caught_up`
+        when every assigned partition has been consumed up to its high watermark: everything published so
+        far is applied."""
         now = time.monotonic()
-        if self._on_caught_up is None or now - self._last_caught_up < self._caught_up_interval:
+        if now - self._last_caught_up < self._caught_up_interval:
             return
         self._last_caught_up = now  # checked at most once per interval, caught up or not
         assignment = self._consumer.assignment()
-        if not assignment:
+        positions = await self._positions(assignment) if assignment else []
+        self._export_lag(positions)
+        self.caught_up = False
+        if not positions:
             return
-        positions = self._consumer.position(assignment)
-        unknown = [tp for tp in positions if tp.offset < 0]  # nothing consumed there since the assignment
-        if unknown:  # then the group's committed offset says how far it is
-            committed = await asyncio.to_thread(self._consumer.committed, unknown, 2.0)
-            known = {(tp.topic, tp.partition): tp.offset for tp in committed}
-            positions = [
-                TopicPartition(tp.topic, tp.partition, known.get((tp.topic, tp.partition), tp.offset))
-                if tp.offset < 0
-                else tp
-                for tp in positions
-            ]
         for tp in positions:
             _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
             if high < 0:  # not fetched yet: unknown, so not caught up
                 return
             if high > 0 and (tp.offset < 0 or tp.offset < high):
                 return
+        self.caught_up = True
+        if self._on_caught_up is None:
+            return
         try:
             await self._on_caught_up()
         except Exception as exc:  # noqa: BLE001 - freshness is advisory: never stop consuming for it
             log.warning("recording freshness failed: %s", type(exc).__name__)
+
+    async def _positions(self, assignment: list[TopicPartition]) -> list[TopicPartition]:
+        """Where the group is in each assigned partition: the consumer's position, or, where nothing was
+        consumed since the assignment, the group's committed offset (negative if unknown)."""
+        positions = self._consumer.position(assignment)
+        unknown = [tp for tp in positions if tp.offset < 0]
+        if not unknown:
+            return positions
+        try:
+            committed = await asyncio.to_thread(self._consumer.committed, unknown, 2.0)
+        except Exception as exc:  # noqa: BLE001 - the broker is away: unknown, so not caught up
+            log.debug("reading committed offsets failed: %s", type(exc).__name__)
+            return positions
+        known = {(tp.topic, tp.partition): tp.offset for tp in committed}
+        return [
+            TopicPartition(tp.topic, tp.partition, known.get((tp.topic, tp.partition), tp.offset))
+            if tp.offset < 0
+            else tp
+            for tp in positions
+        ]
+
+    def _export_lag(self, positions: list[TopicPartition]) -> None:
+        """bank_kafka_consumer_lag_messages per assigned partition: the cached high watermark minus the
+        position (from the low watermark where the group has none yet); partitions no longer assigned, or
+        whose watermark is not known yet, are dropped."""
+        labels: set[tuple[str, str, str]] = set()
+        try:
+            for tp in positions:
+                low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+                if high < 0:
+                    continue  # not fetched yet
+                position = tp.offset if tp.offset >= 0 else max(low, 0)
+                key = (self._group_id, tp.topic, str(tp.partition))
+                CONSUMER_LAG.labels(*key).set(max(0, high - position))
+                labels.add(key)
+        except Exception as exc:  # noqa: BLE001 - a metric must never stop consuming
+            log.debug("sampling consumer lag failed: %s", type(exc).__name__)
+            return
+        for gone in self._lag_labels - labels:
+            CONSUMER_LAG.remove(*gone)
+        self._lag_labels = labels
 
     async def _process(self, record: Message, stop: asyncio.Event) -> bool:
         """Apply one record exactly once in effect. False only if asked to stop before it could be applied."""
@@ -199,10 +276,12 @@ class KafkaConsumerRunner:
             attempt += 1
             try:
                 async with self._uow() as tx:
-                    if await tx.inbox.first_delivery(event_id):
-                        await route.handle(event, tx)
-                        self.applied += 1
+                    with consumer_span(record.topic(), record.partition(), event_context(headers)):
+                        if await tx.inbox.first_delivery(event_id):
+                            await route.handle(event, tx)
+                            self.applied += 1
                     await tx.commit()
+                self._note_event_time(_event_time(headers))
                 return True
             except DependencyUnavailable:
                 attempt = 0  # not the record's fault: wait for the database without counting attempts
@@ -248,6 +327,7 @@ class KafkaConsumerRunner:
             await asyncio.to_thread(self._dlq.flush, 5.0)
             if outcome and outcome[0] is None:
                 self.dead_lettered += 1
+                DLQ_MESSAGES.labels(self._group_id, record.topic(), reason).inc()
                 log.warning(
                     "event sent to the DLQ: reason=%s topic=%s offset=%d", reason, record.topic(), record.offset()
                 )
@@ -268,3 +348,11 @@ def _log_assignment(what: str) -> Callable[[Consumer, list[TopicPartition]], Non
 def dlq_topic(topic: str, group_id: str) -> str:
     """Where a group's poison records of `topic` go."""
     return f"{topic}.dlq.{group_id}"
+
+
+def _event_time(headers: Mapping[str, str]) -> float | None:
+    """The CloudEvents `ce_time` as epoch seconds (None if absent or unreadable)."""
+    try:
+        return datetime.fromisoformat(headers["ce_time"]).timestamp()
+    except (KeyError, ValueError):
+        return None

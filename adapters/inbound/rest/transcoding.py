@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from adapters.common import metrics, tracing
 from adapters.common.context import accept_correlation_id, correlation_id
 from adapters.inbound.grpc.errors import status_for_exception, status_for_undecodable
 from adapters.inbound.grpc.server import Servicer
@@ -126,6 +127,10 @@ def _endpoint(binding: Binding, handler: Callable[[Any, Any], Awaitable[Message]
     message_class = GetMessageClass(binding.method.input_type)
 
     async def endpoint(request: Request) -> Response:
+        with tracing.server_span("rest", method, request.headers) as span:
+            return await traced(request, span)
+
+    async def traced(request: Request, span: Any) -> Response:
         correlation_id.set(accept_correlation_id(request.headers.get("x-correlation-id")))
         started = time.perf_counter()
         try:
@@ -135,8 +140,13 @@ def _endpoint(binding: Binding, handler: Callable[[Any, Any], Awaitable[Message]
         except Exception as error:  # noqa: BLE001 - refusals and faults become a Status, as over gRPC
             status = status_for_error(error, method)
             log.info("%s %s -> %s in %.1f ms", request.method, method, status.code.name, _ms(started))
+            metrics.observe_rpc("rest", method, status.code.name, time.perf_counter() - started)
+            tracing.finish_rpc(span, status.code.name)
             return status_response(status)
-        return Response(_json(answer), media_type=JSON)
+        response = Response(_json(answer), media_type=JSON)
+        metrics.observe_rpc("rest", method, "OK", time.perf_counter() - started)
+        tracing.finish_rpc(span, "OK")
+        return response
 
     return endpoint
 

@@ -1,5 +1,6 @@
 """Domain events as Kafka records: a serialized protobuf value and CloudEvents binary-mode headers
-(`ce_id`, `ce_type`, `ce_source`, `ce_time`, `ce_specversion`) plus `correlation-id`."""
+(`ce_id`, `ce_type`, `ce_source`, `ce_time`, `ce_specversion`), the distributed-tracing extension
+(`ce_traceparent`, `ce_tracestate`: the span that committed the event) and `correlation-id`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 
 from adapters.common.context import correlation_id
+from adapters.common.tracing import event_headers
 from domain.shared.events import DomainEvent
 
 
@@ -47,6 +49,7 @@ class EventEncoder:
             "ce_time": event.occurred_at.isoformat().replace("+00:00", "Z"),
             "content-type": "application/protobuf",
         }
+        headers.update(event_headers())
         if cid := correlation_id.get():
             headers["correlation-id"] = cid
         return OutgoingMessage(

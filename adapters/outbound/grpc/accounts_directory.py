@@ -4,7 +4,11 @@ Every call has a deadline. A purgatory circuit breaker counts failures (errors a
 open, no network call is made until its TTL has passed. Purgatory's half-open state admits every caller,
 so a cap beside it lets at most `half_open_limit` probes through at once. Whatever happens, login gets an
 answer quickly: UNAVAILABLE accounts, never an error. No retries: the deadline is short and the fallback
-is cheap, so a retry would only add load to a struggling service."""
+is cheap, so a retry would only add load to a struggling service.
+
+The breaker's state is exported as `bank_circuit_breaker_state{circuit="my_accounts"}` from purgatory's own
+state-change hook. Purgatory moves from opened to half-opened lazily, at the first call after the TTL: an
+idle member service shows `opened` until its next login."""
 
 from __future__ import annotations
 
@@ -14,13 +18,16 @@ import grpc
 from purgatory import AsyncCircuitBreakerFactory
 from purgatory.domain.model import OpenedState
 
+from adapters.common.metrics import set_breaker_state
 from adapters.common.protobuf import from_timestamp
+from adapters.common.tracing import client_span
 from bank.my_accounts.v1 import my_accounts_service_pb2 as pb
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from domain.member.ports import AccountsSnapshot, AccountsSnapshotState, AccountSummary
 
 log = logging.getLogger(__name__)
 CIRCUIT = "my_accounts"
+SNAPSHOT_METHOD = "/bank.my_accounts.v1.AccountsSnapshotService/GetAccountsSnapshot"
 
 
 def replicas_channel(addresses: str) -> grpc.aio.Channel:
@@ -48,6 +55,8 @@ class GrpcAccountsDirectory:
         self._breakers = AsyncCircuitBreakerFactory(
             default_threshold=breaker_threshold, default_ttl=breaker_ttl_seconds
         )
+        self._breakers.add_listener(_export_state)
+        set_breaker_state(CIRCUIT, "closed")
         self._half_open_limit = half_open_limit
         self._probes = 0
         self.calls = 0  # network calls made, for tests and metrics
@@ -65,9 +74,12 @@ class GrpcAccountsDirectory:
         try:
             async with breaker:
                 self.calls += 1
-                response = await self._stub.GetAccountsSnapshot(
-                    pb.GetAccountsSnapshotRequest(customer_id=customer_id), timeout=self._deadline
-                )
+                with client_span(SNAPSHOT_METHOD) as trace_headers:
+                    response = await self._stub.GetAccountsSnapshot(
+                        pb.GetAccountsSnapshotRequest(customer_id=customer_id),
+                        timeout=self._deadline,
+                        metadata=tuple(trace_headers.items()),
+                    )
         except OpenedState as opened:
             opened.with_traceback(None)  # purgatory re-raises one instance: keep its traceback from growing
             return AccountsSnapshot(AccountsSnapshotState.UNAVAILABLE)
@@ -83,3 +95,9 @@ class GrpcAccountsDirectory:
                 for a in response.accounts
             ),
         )
+
+
+def _export_state(name: str, event_type: str, event: object) -> None:
+    """Purgatory's hook: every state change of a breaker, as it happens."""
+    if event_type == "state_changed":
+        set_breaker_state(name, str(getattr(event, "state", "")))

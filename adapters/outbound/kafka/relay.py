@@ -3,20 +3,24 @@ a row sent only after the broker acknowledged it (acks=all, idempotent producer)
 acknowledgement and the mark publishes the row again on restart: consumers skip such duplicates by event id.
 
 It runs in the service's process (woken at once by each commit) or alone (`python -m services.X relay`),
-polling the table."""
+polling the table. Every `sample_interval` seconds it also counts the unsent rows and the age of the oldest
+one (`bank_outbox_unsent_events`, `bank_outbox_oldest_unsent_age_seconds`): a backlog that grows means the
+broker is away or the relay is stuck."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from adapters.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
 from adapters.outbound.sqlalchemy.engine import begin_write
 from domain.shared.clock import Clock
 
@@ -51,6 +55,7 @@ class KafkaOutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 0.2,
         flush_timeout: float = 10.0,
+        sample_interval: float = 5.0,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -60,6 +65,8 @@ class KafkaOutboxRelay:
         self._poll_interval = poll_interval
         self._flush_timeout = flush_timeout
         self._wake = asyncio.Event()
+        self._sample_interval = sample_interval
+        self._last_sample = float("-inf")
 
     def notify(self) -> None:
         """Called after a commit that wrote events: publish now instead of at the next poll."""
@@ -72,6 +79,7 @@ class KafkaOutboxRelay:
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
                 published = 0
+            await self._sample_backlog()
             if published < self._batch_size:  # drained: sleep until a commit or the next poll
                 self._wake.clear()
                 waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -79,6 +87,30 @@ class KafkaOutboxRelay:
                 for w in waiters:
                     w.cancel()
         await asyncio.to_thread(self._producer.flush, self._flush_timeout)
+
+    async def _sample_backlog(self) -> None:
+        """Export the backlog, at most every `sample_interval` (one indexed query)."""
+        now = time.monotonic()
+        if now - self._last_sample < self._sample_interval:
+            return
+        self._last_sample = now
+        try:
+            unsent, oldest = await self.backlog()
+        except Exception as exc:  # noqa: BLE001 - a metric must not stop the relay; the pass logs real faults
+            log.debug("sampling the outbox backlog failed: %s", type(exc).__name__)
+            return
+        OUTBOX_UNSENT.set(unsent)
+        OUTBOX_OLDEST_AGE.set(0 if oldest is None else max(0.0, (self._clock.now() - oldest).total_seconds()))
+
+    async def backlog(self) -> tuple[int, Any]:
+        """Unsent rows and the creation time of the oldest (None if there is none)."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(func.count(), func.min(self._outbox.c.created_at)).where(self._outbox.c.sent_at.is_(None))
+                )
+            ).one()
+        return int(row[0]), row[1]
 
     async def _publish_with_retries(self) -> int:
         try:
@@ -95,7 +127,23 @@ class KafkaOutboxRelay:
         return 0
 
     async def publish_pending(self) -> int:
-        """One pass: publish up to a batch of unsent rows; return how many were acknowledged."""
+        """One pass: publish up to a batch of unsent rows; return how many were acknowledged.
+
+        On PostgreSQL several replicas share one outbox: a pass runs only while holding a session advisory
+        lock, so one relay at a time publishes (in order); the others find it taken and skip their pass."""
+        if self._engine.dialect.name != "postgresql":
+            return await self._publish_pending()
+        async with self._engine.connect() as conn:
+            lock = await conn.execution_options(isolation_level="AUTOCOMMIT")  # no transaction left open
+            key = func.hashtext(f"outbox-relay:{self._outbox.name}")
+            if not (await lock.execute(select(func.pg_try_advisory_lock(key)))).scalar():
+                return 0
+            try:
+                return await self._publish_pending()
+            finally:
+                await lock.execute(select(func.pg_advisory_unlock(key)))
+
+    async def _publish_pending(self) -> int:
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(

@@ -21,7 +21,7 @@ from domain.account.model import Account, AccountStatus
 from domain.account.ports import IdempotencyRecord
 from domain.shared.errors import AlreadyExists
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "account"})  # the service's migrations: migrations/account
 accounts = Table(
     "accounts",
     metadata,

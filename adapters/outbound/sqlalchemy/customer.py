@@ -13,7 +13,7 @@ from adapters.outbound.sqlalchemy.types import UtcTimestamp
 from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository
 from domain.customer.model import Customer, CustomerStatus
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "customer"})  # the service's migrations: migrations/customer
 customers = Table(
     "customers",
     metadata,

@@ -3,7 +3,25 @@
 SQLite is set up for a service that writes concurrently: WAL (readers never block the writer), a busy
 timeout instead of instant "database is locked", and BEGIN IMMEDIATE so that a transaction takes the write
 lock at its start. Without it, two transactions that read and then write can both read the same balance
-before either writes; with it, SQLite serializes them, which is what money needs."""
+before either writes; with it, SQLite serializes them, which is what money needs.
+
+PostgreSQL (postgresql+asyncpg://) gets none of that: a normal connection pool (pre-ping, bounded size and
+wait) at READ COMMITTED, and the same guarantees from row locks instead of one writer at a time:
+- every aggregate a unit of work may change is read with SELECT ... FOR UPDATE (repository.py): a second
+  transaction on the same row waits for the first to commit and then reads the committed row, so
+  read-modify-write on one aggregate is serialized exactly as under BEGIN IMMEDIATE, and the version guard of
+  each UPDATE still catches anything that slipped past (ConcurrentChange);
+- check-then-insert races end on a primary key or unique constraint (IntegrityError -> AlreadyExists, which
+  the handlers retry or report), and "insert or ignore"/upserts use ON CONFLICT, so the inbox dedupes a
+  redelivered event by its primary key even when two consumers apply it at once;
+- the outbox insert takes a transaction-scoped advisory lock (outbox.py), so outbox positions are handed out
+  in commit order, as with SQLite's single writer: the relay never sees position n+1 committed before n;
+  and replicas sharing one outbox publish one relay at a time (a session advisory lock, kafka/relay.py).
+Lock order: a transfer locks its accounts in account-number order. A token refresh (session, then member) and a
+termination (member, then its sessions) lock in opposite orders: if they meet on one member, PostgreSQL
+detects the deadlock within a second and aborts one, which answers UNAVAILABLE with nothing changed.
+SERIALIZABLE was not chosen: it would turn every conflict into a serialization failure to retry, where the
+row locks above already make the conflicting transactions wait their turn."""
 
 from __future__ import annotations
 
@@ -24,7 +42,15 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
     then never wait for the writer's lock, which WAL lets them bypass."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        options: dict[str, Any] = {
+            "pool_pre_ping": True,  # a connection the server or a proxy dropped is replaced, not handed out
+            "pool_size": 10,
+            "max_overflow": 10,
+            "pool_timeout": 10,  # waiting longer than this for a connection: DependencyUnavailable
+            "pool_recycle": 1800,
+            "isolation_level": "READ COMMITTED",  # explicit: the module docstring says why it is enough
+        }
+        return create_async_engine(url, **{**options, **kwargs})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 10}, **kwargs)

@@ -16,12 +16,14 @@ from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepos
 from domain.member.model import BankingMember, MemberStatus
 from domain.member.session import Session
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "member"})  # the service's migrations: migrations/member
 members = Table(
     "members",
     metadata,
     Column("member_id", String(36), primary_key=True),
-    Column("customer_id", String(36), nullable=False, index=True),
+    # One banking member per customer, ever (CustomerAlreadyEnrolled): unique here too, so that two enrollments
+    # racing on PostgreSQL (READ COMMITTED: both can see no member yet) cannot both commit (migration 0002).
+    Column("customer_id", String(36), nullable=False, index=True, unique=True),
     Column("banking_id", String(32), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("status", String(16), nullable=False),

@@ -20,7 +20,7 @@ from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepos
 from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
 from domain.shared.standing import CustomerStanding, CustomerStatus
 
-metadata = MetaData()
+metadata = MetaData(info={"service": "my_accounts"})  # the service's migrations: migrations/my_accounts
 view_accounts = Table(
     "view_accounts",
     metadata,
@@ -96,7 +96,17 @@ class SqlViewedAccounts:
             "status": a.status.value,
             "as_of": a.as_of,
         }
-        await self._conn.execute(_upsert(self._conn, view_accounts, values, ["account_number"]))
+        # Only ever forward: the projector puts an account only when the event is newer than what it read, and
+        # the guard keeps that true when two projector transactions race (PostgreSQL at READ COMMITTED; SQLite
+        # serializes them anyway): the older one's write then changes nothing.
+        stmt = _insert(self._conn, view_accounts).values(values)
+        await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["account_number"],
+                set_={k: stmt.excluded[k] for k in values if k != "account_number"},
+                where=view_accounts.c.sequence < stmt.excluded.sequence,
+            )
+        )
 
 
 class SqlRevocations:

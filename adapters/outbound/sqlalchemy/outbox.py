@@ -66,9 +66,20 @@ def inbox_table(metadata: MetaData) -> Table:
     )
 
 
+# Any constant: the advisory lock key that orders the outbox inserts of one PostgreSQL database.
+OUTBOX_LOCK_KEY = 0x6F7574626F78  # "outbox"
+
+
 async def write_outbox(conn: AsyncConnection, table: Table, messages: list[OutgoingMessage], now: datetime) -> None:
     if not messages:
         return
+    if conn.dialect.name == "postgresql":
+        # Outbox positions come from a sequence, drawn at insert time; without this lock a transaction that
+        # drew position n could commit after one that drew n+1, and the relay would publish n+1 first. The
+        # lock is held until commit, so positions follow commit order (SQLite gets that from its one writer).
+        # Only the tail of a transaction (outbox insert + commit) is serialized: it is taken last, after
+        # every row lock, so it cannot deadlock with them.
+        await conn.execute(select(func.pg_advisory_xact_lock(OUTBOX_LOCK_KEY)))
     await conn.execute(
         insert(table),
         [

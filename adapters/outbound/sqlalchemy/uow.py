@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
 
@@ -38,7 +38,8 @@ class TrackingRepository(Protocol):
 @dataclass(frozen=True)
 class Storage:
     """What a service's units of work share: the engine, its outbox and inbox tables, its event encoder,
-    and a hook the relay uses to learn that new events were committed."""
+    a hook the relay uses to learn that new events were committed, and one that is shown the committed
+    events themselves (metrics count login outcomes there, outside the domain)."""
 
     engine: AsyncEngine
     outbox: Table | None  # None for a service that publishes nothing (the my_accounts view)
@@ -46,6 +47,7 @@ class Storage:
     encoder: EventEncoder | None
     clock: Clock
     on_commit: Callable[[], None] = lambda: None
+    on_events: Callable[[Sequence[DomainEvent]], None] = lambda _events: None
 
 
 class SqlInbox:
@@ -126,6 +128,10 @@ class SqlAlchemyUnitOfWork:
         self._recorded.clear()
         if events:
             self._storage.on_commit()
+            try:
+                self._storage.on_events(events)
+            except Exception:  # observing must never turn a committed change into an error
+                log.warning("observing committed events failed", exc_info=True)
 
 
 def _unavailable(exc: BaseException) -> DependencyUnavailable:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.account import account_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.ops import outbox_servicer
@@ -30,6 +29,7 @@ from services.account.settings import AccountSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import (
     consumer_loop,
+    observe_process,
     open_database,
     relay_loop,
     rest_loop,
@@ -77,7 +77,7 @@ def bootstrap(
 
 async def serve(config: AccountSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     servicers = [account_servicer(service.app)]
     # Operators read the outbox backlog; a member's token there is PERMISSION_DENIED (the JWKS tells it apart).
@@ -112,6 +112,7 @@ async def serve(config: AccountSettings) -> None:
         background.append(relay_loop(common, service.relay))
     await run_until_stopped(server, ready, background, stop)
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: AccountSettings) -> None:

@@ -10,6 +10,7 @@ from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50053
 DEFAULT_REST_PORT = 8053
+DEFAULT_METRICS_PORT = 9053
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class AccountSettings:
         # member service reads), so `bank up` with another MEMBER_REST_PORT needs nothing more.
         member_rest = env("MEMBER_REST_PORT", "8052")
         return cls(
-            common=CommonSettings.from_env("account", DEFAULT_PORT, DEFAULT_REST_PORT),
+            common=CommonSettings.from_env("account", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT),
             jwks_url=env("MEMBER_JWKS_URL", f"http://127.0.0.1:{member_rest}/.well-known/jwks.json"),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),

@@ -4,12 +4,14 @@
   of `bank.account.events.v1`; every difference listed (missing, unknown, behind, different), exit code 1 if
   any remains after the settle time;
 - `bank view rebuild`: a new view from the earliest offset, built beside the live one (blue/green): a
-  projector with a new consumer group fills a new database; once it has caught up, the service is restarted
-  on it. The old database is left in place. Nothing reads or writes a database directly."""
+  projector with a new consumer group fills a new database (or, for a view on Redis, a new key prefix); once
+  it has caught up, the service is restarted on it. The old database (or keys) is left in place. Nothing
+  reads or writes a database directly."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from services.cli import kafka, processes, registry
 from services.cli import operator as operators
 from services.cli.console import CliError, err, handles_errors, out
 from services.cli.paths import Paths, env
+from services.my_accounts.settings import DEFAULT_REDIS_PREFIX, REDIS_SCHEMES
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 ACCOUNT_TOPIC = "bank.account.events.v1"
@@ -217,11 +220,16 @@ def rebuild(
     paths = _paths(ctx)
     spec = registry.get("my_accounts")
     generation = time.strftime("%Y%m%d%H%M%S")
-    database = paths.var / f"my_accounts-{generation}.db"
-    overrides = {
-        "MY_ACCOUNTS_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "MY_ACCOUNTS_KAFKA_GROUP_ID": f"my_accounts-{generation}",
-    }
+    overrides = {"MY_ACCOUNTS_KAFKA_GROUP_ID": f"my_accounts-{generation}"}
+    current = {**os.environ, **processes.overrides(paths, spec)}  # the settings the service runs with
+    view_url = current.get("MY_ACCOUNTS_VIEW_URL") or current.get("MY_ACCOUNTS_DATABASE_URL", "")
+    if view_url.startswith(REDIS_SCHEMES):  # the view is on Redis: the new one under a key prefix of its own
+        base = re.sub(r":gen-\d{14}$", "", current.get("MY_ACCOUNTS_REDIS_PREFIX", DEFAULT_REDIS_PREFIX))
+        store, database = "redis", f"{base}:gen-{generation}"
+        overrides["MY_ACCOUNTS_REDIS_PREFIX"] = database
+    else:
+        store, database = "sql", str(paths.var / f"my_accounts-{generation}.db")
+        overrides["MY_ACCOUNTS_DATABASE_URL"] = f"sqlite+aiosqlite:///{database}"
     topics = [topic(t) for t in TOPICS]
     builder = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", spec.module, "projector"],
@@ -271,12 +279,12 @@ def rebuild(
         stop_services(paths, [spec], 30.0)
         processes.save_overrides(paths, spec, overrides)
         start_services(paths, [spec], 60.0)
-    summary = {"database": str(database), "group": group, "events": total}
+    summary = {"store": store, "database": database, "group": group, "events": total}
     if json_out:
         out.print_json(data=summary)
     else:
         out.print(
             f"[green]✓[/] my_accounts now serves the rebuilt view ({total} events replayed into {database}); "
-            "the previous database is left in place",
+            f"the previous {'keys are' if store == 'redis' else 'database is'} left in place",
             highlight=False,
         )

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
 from adapters.inbound.grpc.customer import customer_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.ops import outbox_servicer
@@ -26,15 +25,23 @@ from adapters.outbound.sqlalchemy.uow import Storage
 from domain.customer.handlers import CustomerApplication
 from domain.shared.clock import Clock, SystemClock
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import open_database, relay_loop, rest_loop, retry_until_done, run_relay_alone
+from services.runtime.roles import (
+    observe_process,
+    open_database,
+    relay_loop,
+    rest_loop,
+    retry_until_done,
+    run_relay_alone,
+)
 from services.runtime.settings import CommonSettings
 
 DEFAULT_PORT = 50051
 DEFAULT_REST_PORT = 8051
+DEFAULT_METRICS_PORT = 9051
 
 
 def settings() -> CommonSettings:
-    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT)
+    return CommonSettings.from_env("customer", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT)
 
 
 @dataclass
@@ -76,7 +83,7 @@ def member_keys_loop(members: RemoteJwksVerifier) -> Callable[[asyncio.Event], A
 
 
 async def serve(config: CommonSettings) -> None:
-    configure_logging(config.service, config.log_level)
+    metrics = observe_process(config, config.metrics_port)
     service = bootstrap(config)
     operators = OperatorSettings.from_env()
     members = (
@@ -102,6 +109,7 @@ async def serve(config: CommonSettings) -> None:
         server, lambda: open_database(service.storage.engine, tables.metadata), background, stop_signal()
     )
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: CommonSettings) -> None:

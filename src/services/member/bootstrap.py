@@ -10,7 +10,7 @@ from pathlib import Path
 
 from confluent_kafka import Producer
 
-from adapters.common.logging import configure_logging
+from adapters.common.metrics import watch_password_hasher
 from adapters.inbound.grpc.member import member_servicer
 from adapters.inbound.grpc.metadata import ClientAddress
 from adapters.inbound.grpc.operator import OperatorGuard
@@ -19,9 +19,10 @@ from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_st
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
 from adapters.inbound.rest.keys import JWKS_PATH, key_routes
-from adapters.outbound.events.member import member_events
+from adapters.outbound.events.member import member_events as events
 from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory, replicas_channel
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
+from adapters.outbound.metrics import member_events
 from adapters.outbound.security.argon2_hasher import CHEAP, OWASP, Argon2PasswordHasher
 from adapters.outbound.security.common_passwords import CommonPasswordList
 from adapters.outbound.security.jwt_tokens import JwtTokenService
@@ -37,7 +38,14 @@ from domain.member.handlers import MemberApplication, Throttles
 from domain.shared.clock import Clock, SystemClock
 from services.member.settings import MemberSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
-from services.runtime.roles import consumer_loop, open_database, relay_loop, rest_loop, run_relay_alone
+from services.runtime.roles import (
+    consumer_loop,
+    observe_process,
+    open_database,
+    relay_loop,
+    rest_loop,
+    run_relay_alone,
+)
 
 
 @dataclass
@@ -59,13 +67,21 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     engine = create_engine(common.database_url)
     relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
+    member_events.initialize()
     storage = Storage(
-        engine, tables.outbox, tables.inbox, member_events.with_topic_prefix(common.topic_prefix), clock, on_commit=wake
+        engine,
+        tables.outbox,
+        tables.inbox,
+        events.with_topic_prefix(common.topic_prefix),
+        clock,
+        on_commit=wake,
+        on_events=member_events.count_member_events,
     )
     keys = load_or_create_signing_keys(Path(config.jwt_keys_dir))
     hasher = Argon2PasswordHasher(
         CHEAP if config.hash_profile == "cheap" else OWASP, workers=config.hash_workers, queue_size=config.hash_queue
     )
+    watch_password_hasher(lambda: hasher.admitted, hasher.workers + hasher.queue_size)
     accounts = GrpcAccountsDirectory(
         replicas_channel(config.my_accounts_addr),
         deadline_seconds=config.snapshot_deadline_seconds,
@@ -93,7 +109,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
 
 async def serve(config: MemberSettings) -> None:
     common = config.common
-    configure_logging(common.service, common.log_level)
+    metrics = observe_process(common, common.metrics_port)
     service = bootstrap(config)
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), service.clock, service.tokens.verifier)
     servicers = [member_servicer(service.app, guard, ClientAddress(config.trusted_proxies))]
@@ -125,6 +141,7 @@ async def serve(config: MemberSettings) -> None:
     )
     service.hasher.close()
     await service.storage.engine.dispose()
+    metrics.close()
 
 
 async def relay(config: MemberSettings) -> None:

@@ -12,6 +12,7 @@ from services.runtime.settings import CommonSettings, env
 
 DEFAULT_PORT = 50052
 DEFAULT_REST_PORT = 8052
+DEFAULT_METRICS_PORT = 9052
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class MemberSettings:
 
     @classmethod
     def from_env(cls) -> MemberSettings:
-        common = CommonSettings.from_env("member", DEFAULT_PORT, DEFAULT_REST_PORT)
+        common = CommonSettings.from_env("member", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT)
         var_dir = env("VAR_DIR", "var")
         workers = int(env("HASH_WORKERS", str(os.cpu_count() or 1)))
         return cls(

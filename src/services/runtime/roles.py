@@ -1,5 +1,6 @@
 """Process roles shared by every service: open the database (retrying while it is down), make sure the
-topics exist (retrying while Kafka is down), and run the outbox relay in-process or alone."""
+topics exist (retrying while Kafka is down), run the outbox relay in-process or alone, and serve the
+Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.routing import BaseRoute
 
 from adapters.common.logging import configure_logging
+from adapters.common.metrics import MetricsServer
+from adapters.common.tracing import configure_tracing
 from adapters.inbound.grpc.server import Servicer, stop_signal
 from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
 from adapters.inbound.rest.server import RestServer, rest_app
 from adapters.inbound.rest.transcoding import rpc_routes
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
+from adapters.outbound.sqlalchemy import migrate
 from domain.shared.ports import UnitOfWork
 from services.runtime.settings import CommonSettings
 
@@ -42,22 +46,41 @@ async def retry_until_done(what: str, action: Callable[[], Awaitable[None]], sto
         delay = min(delay * 2, 5.0)
 
 
-async def open_database(engine: AsyncEngine, metadata: MetaData) -> None:
-    async def create() -> None:
-        async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+def observe_process(settings: CommonSettings, metrics_port: int, name: str | None = None) -> MetricsServer:
+    """What every process sets up first: JSON logs, traces (exported if an OTLP endpoint is set) and its
+    metrics port. `name` is the process's name in logs and traces (the service's, or `<service>-relay`...)."""
+    name = name or settings.service
+    configure_logging(name, settings.log_level)
+    configure_tracing(name, export=bool(settings.otlp_endpoint))
+    return serve_metrics(settings.metrics_host, metrics_port)
 
-    await retry_until_done("opening the database", create)
+
+def serve_metrics(host: str, port: int) -> MetricsServer:
+    """`GET /metrics` on host:port from now on (port 0: none). Close it when the process stops."""
+    server = MetricsServer(host, port)
+    if server.enabled:
+        log.info("metrics on http://%s:%d/metrics", host, port)
+    return server
+
+
+async def open_database(engine: AsyncEngine, metadata: MetaData) -> None:
+    """Bring the service's database to its newest schema (its Alembic migrations, named by
+    `metadata.info["service"]`), retrying while the database is down. Idempotent, and safe when replicas
+    start together: see adapters/outbound/sqlalchemy/migrate.py."""
+    await retry_until_done(
+        "migrating the database", lambda: migrate.upgrade(engine, metadata.info["service"], metadata)
+    )
 
 
 async def run_relay_alone(
     settings: CommonSettings, engine: AsyncEngine, metadata: MetaData, relay: KafkaOutboxRelay
 ) -> None:
     """`python -m services.<name> relay`: the outbox relay as its own process, until SIGTERM."""
-    configure_logging(f"{settings.service}-relay", settings.log_level)
+    metrics = observe_process(settings, settings.relay_metrics_port, f"{settings.service}-relay")
     await open_database(engine, metadata)
     await relay_loop(settings, relay)(stop_signal())
     await engine.dispose()
+    metrics.close()
 
 
 def rest_loop(
@@ -93,8 +116,10 @@ def consumer_loop(
     routes: Mapping[str, Route],
     uow: Callable[[], UnitOfWork],
     on_caught_up: Callable[[], Awaitable[None]] | None = None,
+    projection: str | None = None,
 ) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """A consumer runner for this service's group, with its DLQ topics made sure of first."""
+    """A consumer runner for this service's group, with its DLQ topics made sure of first. `projection`
+    names the read model it feeds, for bank_projection_lag_seconds."""
 
     topics = [settings.topic(t) for t in topics]
 
@@ -127,6 +152,7 @@ def consumer_loop(
             routes,
             uow,
             on_caught_up=on_caught_up,
+            projection=projection,
         )
         await runner.run(stop)
 

@@ -19,6 +19,13 @@ class CommonSettings:
     grpc_port: int
     # The same RPCs over REST/JSON (adapters/inbound/rest), as the gateway transcodes them.
     rest_port: int
+    # Prometheus `GET /metrics` (0: none). The relay run alone has its own (default none), so that it can run
+    # beside the service on one machine.
+    metrics_host: str
+    metrics_port: int
+    relay_metrics_port: int
+    # Traces are exported (OTLP/HTTP) only when an endpoint is set; the exporter reads the rest of OTEL_*.
+    otlp_endpoint: str
     log_level: str
     # "inprocess": the relay runs inside the service and is woken by each commit; "off": run it alone
     # with `python -m services.<name> relay`.
@@ -38,18 +45,25 @@ class CommonSettings:
         return self.topic_prefix + name
 
     @classmethod
-    def from_env(cls, service: str, default_port: int, default_rest_port: int) -> CommonSettings:
+    def from_env(
+        cls, service: str, default_port: int, default_rest_port: int, default_metrics_port: int = 0
+    ) -> CommonSettings:
         prefix = service.upper()
         var_dir = env("VAR_DIR", "var")
+        grpc_host = env("GRPC_HOST", "127.0.0.1")
         return cls(
             service=service,
             database_url=env(
                 f"{prefix}_DATABASE_URL", env("DATABASE_URL", f"sqlite+aiosqlite:///{var_dir}/{service}.db")
             ),
             kafka_bootstrap_servers=env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            grpc_host=env("GRPC_HOST", "127.0.0.1"),
+            grpc_host=grpc_host,
             grpc_port=int(env(f"{prefix}_GRPC_PORT", env("GRPC_PORT", str(default_port)))),
             rest_port=int(env(f"{prefix}_REST_PORT", str(default_rest_port))),
+            metrics_host=env("METRICS_HOST", grpc_host),
+            metrics_port=int(env(f"{prefix}_METRICS_PORT", str(default_metrics_port))),
+            relay_metrics_port=int(env(f"{prefix}_RELAY_METRICS_PORT", "0")),
+            otlp_endpoint=env("OTEL_EXPORTER_OTLP_ENDPOINT", env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")),
             log_level=env("LOG_LEVEL", "INFO"),
             outbox_relay=env("OUTBOX_RELAY", "inprocess"),
             create_topics=env("KAFKA_CREATE_TOPICS", "true") == "true",

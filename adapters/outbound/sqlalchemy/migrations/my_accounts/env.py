@@ -1,0 +1,8 @@
+"""Alembic environment of the my_accounts service: its tables' metadata (see ../../migrate.py)."""
+
+from alembic import context
+
+from adapters.outbound.sqlalchemy import my_accounts as tables
+from adapters.outbound.sqlalchemy.migrate import run_env
+
+run_env(context, tables.metadata)
