@@ -179,6 +179,7 @@ class System:
             f"{prefix}_KAFKA_GROUP_ID": f"{label}-{uuid.uuid4().hex[:8]}",
             f"{prefix}_GRPC_PORT": str(port),
             f"{prefix}_REST_PORT": str(free_port()),
+            f"{prefix}_METRICS_PORT": str(free_port()),  # two member services: never the default port
             "SHUTDOWN_GRACE_SECONDS": "2",
             **extra,
         }
