@@ -1,0 +1,419 @@
+"""The benchmarks: (a) login vs the raw hash rate, (b) my accounts vs a grpc.aio hello world, (e) REST through
+Envoy vs direct gRPC, and memory. Each answers a section: its figures (name -> value, printed and tabled)
+and its raw windows (for bench.json)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import httpx
+
+from bank.account.v1 import account_service_pb2, account_service_pb2_grpc
+from bank.member.v1 import member_service_pb2, member_service_pb2_grpc
+from bank.my_accounts.v1 import my_accounts_service_pb2, my_accounts_service_pb2_grpc
+from bench.method import (
+    SERVER_CPUS,
+    Result,
+    ab_pairs,
+    closed_loop,
+    difference,
+    error_kinds,
+    open_loop,
+    percentile,
+    prime,
+    quiesce,
+    ratio,
+    rss_kib,
+    taskset,
+)
+from bench.system import ROOT, System, free_port
+
+KEYCLOAK_LOGINS_PER_VCPU = 15.0  # argon2id m=7 MiB t=5 p=1 (Keycloak sizing guide)
+FRESHNESS_RATE = {"short": 10.0, "default": 50.0, "long": 100.0}  # balance changes a second
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    seconds: float  # each measured window
+    warmup: float
+    pairs: int
+    view_concurrency: int
+    open_timeout: float  # an open-loop call not answered by then is an error (the window still ends)
+    settle: float  # at most this long for the server core's processes to go quiet before a window
+    login_concurrency: int = 4  # <= HASH_WORKERS + HASH_QUEUE (1 + 4): never refused by admission
+
+
+MODES = {
+    "short": Mode("short", seconds=0.5, warmup=0.2, pairs=2, view_concurrency=16, open_timeout=1.0, settle=2.0),
+    "default": Mode("default", seconds=4.0, warmup=1.0, pairs=3, view_concurrency=32, open_timeout=5.0, settle=10.0),
+    "long": Mode("long", seconds=15.0, warmup=2.0, pairs=5, view_concurrency=32, open_timeout=10.0, settle=20.0),
+}
+
+
+def r3(value: float) -> float:
+    return round(value, 3)
+
+
+def result_from(data: dict[str, Any]) -> Result:
+    s = data["summary"]
+    result = Result(s["kind"], s["load"], s["seconds"], s["ok"], s["errors"], s["server_cpu_s"])
+    result.latencies_ms = data["latencies_ms"]
+    result.error_kinds = s["error_kinds"]
+    return result
+
+
+class HashRate:
+    """bench.hashrate in its own process on the server core."""
+
+    def __init__(self, profile: str, workers: int, queue: int) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own module
+            [*taskset(SERVER_CPUS), sys.executable, "-m", "bench.hashrate", profile, str(workers), str(queue)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        assert self.process.stdout is not None and self.process.stdin is not None
+        json.loads(self.process.stdout.readline())  # ready
+
+    async def run(self, kind: str, load: float, seconds: float, warmup: float, call_timeout: float = 10.0) -> Result:
+        def exchange() -> Result:
+            assert self.process.stdin is not None and self.process.stdout is not None
+            request = {"kind": kind, "load": load, "seconds": seconds, "warmup": warmup, "call_timeout": call_timeout}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            return result_from(json.loads(self.process.stdout.readline()))
+
+        return await asyncio.get_running_loop().run_in_executor(None, exchange)
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def windows(pairs: list[tuple[Result, Result]]) -> list[list[dict[str, Any]]]:
+    return [[a.summary(), b.summary()] for a, b in pairs]
+
+
+# ---------------------------------------------------------------------------------------------------- (a)
+async def login(system: System, mode: Mode) -> dict[str, Any]:
+    section: dict[str, Any] = {"figures": {}, "windows": {}}
+    for profile in ("owasp", "cheap"):
+        member = system.members[profile]
+        seeded = system.seeded[profile]
+        system.pin_only(member)
+        workers = int(member.env["HASH_WORKERS"])
+        hashes = HashRate(profile, workers, 4 * workers)
+        try:
+            async with grpc.aio.insecure_channel(member.address) as channel:
+                stub = member_service_pb2_grpc.MemberServiceStub(channel)
+                request = member_service_pb2.LoginRequest(banking_id=seeded.banking_id, password=seeded.password)
+
+                async def call(stub=stub, request=request) -> None:  # type: ignore[no-untyped-def]
+                    await stub.Login(request, timeout=30)
+
+                pids = [member.pid]
+                quiet = [member.pid, hashes.process.pid]
+                c = mode.login_concurrency
+                await prime(call, 1, rounds=2)
+                pairs = await ab_pairs(
+                    mode.pairs,
+                    lambda call=call, pids=pids, c=c: closed_loop(call, c, mode.seconds, pids, mode.warmup),
+                    lambda c=c, hashes=hashes: hashes.run("closed", c, mode.seconds, mode.warmup),
+                    quiet,
+                    mode.settle,
+                )
+                await quiesce(quiet, mode.settle)
+                single_login = await closed_loop(call, 1, mode.seconds, pids, mode.warmup)
+                await quiesce(quiet, mode.settle)
+                single_hash = await hashes.run("closed", 1, mode.seconds, mode.warmup)
+                max_login = ratio([(a.rate, 1.0) for a, _ in pairs]).median
+                rate80 = max(1.0, 0.8 * max_login)
+                await quiesce(quiet, mode.settle)
+                open_login = await open_loop(call, rate80, mode.seconds, pids, mode.open_timeout)
+                await quiesce(quiet, mode.settle)
+                open_hash = await hashes.run("open", rate80, mode.seconds, 0, mode.open_timeout)
+        finally:
+            hashes.close()
+        login_ratio = ratio([(a.rate, b.rate) for a, b in pairs])
+        overhead = difference([(a.cpu_us_per_op, b.cpu_us_per_op) for a, b in pairs])
+        logins_per_core = ratio([(a.rate, 1.0) for a, _ in pairs]).median
+        verifies_per_core = ratio([(b.rate, 1.0) for _, b in pairs]).median
+        f = {
+            "logins_per_s_per_core": r3(logins_per_core),
+            "verifies_per_s_per_core": r3(verifies_per_core),
+            "login_ratio": login_ratio.summary(),
+            # The same ratio from CPU per operation (verify / login): what a dedicated core would give if both
+            # are CPU-bound; unlike the rate ratio it does not move with the share of the core each one got.
+            "login_ratio_by_cpu": ratio([(b.cpu_us_per_op, a.cpu_us_per_op) for a, b in pairs]).summary(),
+            "cpu_us_per_login": r3(ratio([(a.cpu_us_per_op, 1.0) for a, _ in pairs]).median),
+            "cpu_us_per_verify": r3(ratio([(b.cpu_us_per_op, 1.0) for _, b in pairs]).median),
+            "overhead_cpu_us": overhead.summary(),
+            "c1_login_p50_ms": r3(single_login.p(50)),
+            "c1_login_p99_ms": r3(single_login.p(99)),
+            "c1_hash_p50_ms": r3(single_hash.p(50)),
+            "c1_hash_p99_ms": r3(single_hash.p(99)),
+            "open80_rate": r3(rate80),
+            "open80_login_p50_ms": r3(open_login.p(50)),
+            "open80_login_p99_ms": r3(open_login.p(99)),
+            "open80_hash_p50_ms": r3(open_hash.p(50)),
+            "open80_hash_p99_ms": r3(open_hash.p(99)),
+            "login_errors": error_kinds([*(a for a, _ in pairs), single_login, open_login]),
+            "verify_errors": error_kinds([*(b for _, b in pairs), single_hash, open_hash]),
+        }
+        if profile == "owasp":
+            f["keycloak_anchor_logins_per_s_per_vcpu"] = KEYCLOAK_LOGINS_PER_VCPU
+        section["figures"][profile] = f
+        section["windows"][profile] = {
+            "pairs_login_vs_verify": windows(pairs),
+            "c1": [single_login.summary(), single_hash.summary()],
+            "open80": [open_login.summary(), open_hash.summary()],
+        }
+    return section
+
+
+# ---------------------------------------------------------------------------------------------------- (b)
+def view_call(address: str, token: str) -> tuple[grpc.aio.Channel, Callable[[], Awaitable[Any]]]:
+    channel = grpc.aio.insecure_channel(address)
+    stub = my_accounts_service_pb2_grpc.MyAccountsServiceStub(channel)
+    request = my_accounts_service_pb2.ListMyAccountsRequest()
+    metadata = (("authorization", f"Bearer {token}"),)
+
+    async def call() -> None:
+        answer = await stub.ListMyAccounts(request, metadata=metadata, timeout=10)
+        if len(answer.accounts) != 3:
+            raise AssertionError(f"{len(answer.accounts)} accounts")
+
+    return channel, call
+
+
+async def view(system: System, mode: Mode) -> dict[str, Any]:
+    service = system.procs["my_accounts"]
+    system.pin_only(service)
+    port = free_port()
+    hello = subprocess.Popen(  # noqa: S603, ASYNC220 - our own module, before any window
+        [*taskset(SERVER_CPUS), sys.executable, "-m", "bench.hello", str(port)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert hello.stdout is not None
+    hello.stdout.readline()
+    token = system.seeded["cheap"].access_token
+    view_channel, view_rpc = view_call(service.address, token)
+    hello_channel, hello_rpc = view_call(f"127.0.0.1:{port}", token)
+    quiet = [service.pid, hello.pid]
+    try:
+        c = mode.view_concurrency
+        await prime(view_rpc, c)
+        await prime(hello_rpc, c)
+        pairs = await ab_pairs(
+            mode.pairs,
+            lambda: closed_loop(view_rpc, c, mode.seconds, [service.pid], mode.warmup),
+            lambda: closed_loop(hello_rpc, c, mode.seconds, [hello.pid], mode.warmup),
+            quiet,
+            mode.settle,
+        )
+        single = await ab_pairs(
+            1,
+            lambda: closed_loop(view_rpc, 1, mode.seconds, [service.pid], mode.warmup),
+            lambda: closed_loop(hello_rpc, 1, mode.seconds, [hello.pid], mode.warmup),
+            quiet,
+            mode.settle,
+        )
+        hello_max = ratio([(b.rate, 1.0) for _, b in pairs]).median
+        opens = {}
+        for share in (50, 80):
+            rate = max(1.0, hello_max * share / 100)
+            opens[share] = await ab_pairs(
+                1,
+                lambda rate=rate: open_loop(view_rpc, rate, mode.seconds, [service.pid], mode.open_timeout),
+                lambda rate=rate: open_loop(hello_rpc, rate, mode.seconds, [hello.pid], mode.open_timeout),
+                quiet,
+                mode.settle,
+            )
+    finally:
+        await view_channel.close()
+        await hello_channel.close()
+        hello.terminate()
+        hello.wait(timeout=10)
+    (v1, h1) = single[0]
+    figures: dict[str, Any] = {
+        "view_qps_per_core": r3(ratio([(a.rate, 1.0) for a, _ in pairs]).median),
+        "hello_qps_per_core": r3(hello_max),
+        "view_ratio": ratio([(a.rate, b.rate) for a, b in pairs]).summary(),
+        "view_ratio_by_cpu": ratio([(b.cpu_us_per_op, a.cpu_us_per_op) for a, b in pairs]).summary(),
+        "cpu_us_per_rpc_view": r3(ratio([(a.cpu_us_per_op, 1.0) for a, _ in pairs]).median),
+        "cpu_us_per_rpc_hello": r3(ratio([(b.cpu_us_per_op, 1.0) for _, b in pairs]).median),
+        "cpu_us_per_rpc_difference": difference([(a.cpu_us_per_op, b.cpu_us_per_op) for a, b in pairs]).summary(),
+        "c1_view_p50_ms": r3(v1.p(50)),
+        "c1_view_p99_ms": r3(v1.p(99)),
+        "c1_hello_p50_ms": r3(h1.p(50)),
+        "c1_hello_p99_ms": r3(h1.p(99)),
+    }
+    for share, [(v, h)] in opens.items():
+        figures[f"open{share}_rate"] = r3(v.load)
+        figures[f"open{share}_view_p50_ms"] = r3(v.p(50))
+        figures[f"open{share}_view_p99_ms"] = r3(v.p(99))
+        figures[f"open{share}_hello_p50_ms"] = r3(h.p(50))
+        figures[f"open{share}_hello_p99_ms"] = r3(h.p(99))
+    everything = [*pairs, *single, *(p for o in opens.values() for p in o)]
+    figures["view_errors"] = error_kinds(a for a, _ in everything)
+    figures["hello_errors"] = error_kinds(b for _, b in everything)
+    return {
+        "figures": figures,
+        "windows": {
+            "pairs_view_vs_hello": windows(pairs),
+            "c1": windows(single),
+            **{f"open{s}": windows(p) for s, p in opens.items()},
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------------------- (e)
+async def rest_vs_grpc(system: System, mode: Mode) -> dict[str, Any]:
+    service = system.procs["my_accounts"]
+    envoy = system.envoy
+    assert envoy is not None
+    system.pin_only(service, envoy)  # Envoy and the service share the server core: total CPU is what counts
+    token = system.seeded["cheap"].access_token
+    grpc_channel, grpc_rpc = view_call(service.address, token)
+    client = httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{system.envoy_port}",
+        headers={"authorization": f"Bearer {token}"},
+        limits=httpx.Limits(max_connections=mode.view_concurrency, max_keepalive_connections=mode.view_concurrency),
+    )
+
+    async def rest_rpc() -> None:
+        answer = await client.get("/v1/my/accounts", timeout=10)
+        if answer.status_code != 200:
+            raise RuntimeError(f"HTTP {answer.status_code}")
+        if len(answer.json()["accounts"]) != 3:
+            raise AssertionError("accounts")
+
+    both = [service.pid, envoy.pid]
+    try:
+        c = mode.view_concurrency
+        await prime(rest_rpc, c)
+        await prime(grpc_rpc, c)
+        pairs = await ab_pairs(
+            mode.pairs,
+            lambda: closed_loop(rest_rpc, c, mode.seconds, both, mode.warmup),
+            lambda: closed_loop(grpc_rpc, c, mode.seconds, [service.pid], mode.warmup),
+            both,
+            mode.settle,
+        )
+        direct_max = ratio([(b.rate, 1.0) for _, b in pairs]).median
+        rate = max(1.0, direct_max / 2)
+        opens = await ab_pairs(
+            mode.pairs,
+            lambda: open_loop(rest_rpc, rate, mode.seconds, both, mode.open_timeout),
+            lambda: open_loop(grpc_rpc, rate, mode.seconds, [service.pid], mode.open_timeout),
+            both,
+            mode.settle,
+        )
+    finally:
+        await client.aclose()
+        await grpc_channel.close()
+    figures = {
+        "rest_qps": r3(ratio([(a.rate, 1.0) for a, _ in pairs]).median),
+        "grpc_qps": r3(direct_max),
+        "rest_tput_ratio": ratio([(a.rate, b.rate) for a, b in pairs]).summary(),
+        "cpu_us_per_req_envoy_plus_service": r3(ratio([(a.cpu_us_per_op, 1.0) for a, _ in pairs]).median),
+        "cpu_us_per_req_service_alone": r3(ratio([(b.cpu_us_per_op, 1.0) for _, b in pairs]).median),
+        "cpu_ratio": ratio([(a.cpu_us_per_op, b.cpu_us_per_op) for a, b in pairs]).summary(),
+        "open50_rate": r3(rate),
+        "added_p50_ms": difference([(a.p(50), b.p(50)) for a, b in opens]).summary(),
+        "added_p99_ms": difference([(a.p(99), b.p(99)) for a, b in opens]).summary(),
+        "open50_rest_p50_ms": r3(ratio([(a.p(50), 1.0) for a, _ in opens]).median),
+        "open50_rest_p99_ms": r3(ratio([(a.p(99), 1.0) for a, _ in opens]).median),
+        "open50_grpc_p50_ms": r3(ratio([(b.p(50), 1.0) for _, b in opens]).median),
+        "open50_grpc_p99_ms": r3(ratio([(b.p(99), 1.0) for _, b in opens]).median),
+        "rest_errors": error_kinds(a for a, _ in [*pairs, *opens]),
+        "grpc_errors": error_kinds(b for _, b in [*pairs, *opens]),
+    }
+    return {"figures": figures, "windows": {"pairs_rest_vs_grpc": windows(pairs), "open50": windows(opens)}}
+
+
+# ---------------------------------------------------------------------------------------------------- (c)
+async def freshness(system: System, mode: Mode) -> dict[str, Any]:
+    """Deposits (1 KRW) at a fixed arrival rate over the member's three accounts; for each, the lag from the
+    Deposit's answer (its commit is before it) to the first ListMyAccounts that says `min_sequence_reached`
+    for it, polled every `poll_ms`. The polling is load on the view too (several pollers at once): on a slow
+    machine it lengthens the lag it measures; the poll count is reported beside it."""
+    service = system.procs["my_accounts"]
+    system.pin_only(service)  # the view (API + in-process projector) on the server core
+    seeded = system.seeded["cheap"]
+    rate = FRESHNESS_RATE[mode.name]
+    seconds = 1.0 if mode.name == "short" else 60.0 if mode.name == "long" else 10.0
+    poll_ms = 2.0
+    bearer = (("authorization", f"Bearer {seeded.access_token}"),)
+    lags: list[float] = []
+    polls = 0
+    deposit_errors: dict[str, int] = {}
+    async with (
+        grpc.aio.insecure_channel(system.procs["account"].address) as account_channel,
+        grpc.aio.insecure_channel(service.address) as view_channel,
+    ):
+        accounts = account_service_pb2_grpc.AccountServiceStub(account_channel)
+        view_stub = my_accounts_service_pb2_grpc.MyAccountsServiceStub(view_channel)
+        counter = 0
+
+        async def change() -> None:
+            nonlocal counter, polls
+            counter += 1
+            number = seeded.account_numbers[counter % len(seeded.account_numbers)]
+            try:
+                answer = await accounts.Deposit(
+                    account_service_pb2.DepositRequest(
+                        account_number=number, amount=1, idempotency_key=f"bench-fresh-{uuid.uuid4().hex}"
+                    ),
+                    metadata=bearer,
+                    timeout=10,
+                )
+            except grpc.aio.AioRpcError as error:
+                deposit_errors[error.code().name] = deposit_errors.get(error.code().name, 0) + 1
+                return
+            committed = time.perf_counter()
+            request = my_accounts_service_pb2.ListMyAccountsRequest(
+                account_number=number, min_sequence=answer.account.sequence
+            )
+            while time.perf_counter() - committed < 30:
+                polls += 1
+                listed = await view_stub.ListMyAccounts(request, metadata=bearer, timeout=10)
+                if listed.min_sequence_reached:
+                    lags.append(1000 * (time.perf_counter() - committed))
+                    return
+                await asyncio.sleep(poll_ms / 1000)
+            deposit_errors["never_visible"] = deposit_errors.get("never_visible", 0) + 1
+
+        await quiesce([service.pid], mode.settle)
+        result = await open_loop(change, rate, seconds, [service.pid], call_timeout=40)
+    ordered = sorted(lags)
+    figures = {
+        "changes_per_s": rate,
+        "seconds": round(result.seconds, 1),
+        "changes_seen": len(lags),
+        "lag_p50_ms": r3(percentile(ordered, 50)),
+        "lag_p99_ms": r3(percentile(ordered, 99)),
+        "lag_max_ms": r3(ordered[-1]) if ordered else float("nan"),
+        "polls_per_change": r3(polls / max(1, len(lags))),
+        "poll_interval_ms": poll_ms,
+        "producer_linger_ms": 1,  # the outbox relay's (adapters/outbound/kafka/relay.py)
+        "errors": {**deposit_errors, **result.error_kinds},
+    }
+    return {"figures": figures, "windows": {"lags_ms": [round(v, 3) for v in lags]}}
+
+
+# ------------------------------------------------------------------------------------------------- memory
+def memory(system: System) -> dict[str, Any]:
+    figures = {f"{p.name}_rss_mib": round(rss_kib(p.pid) / 1024, 1) for p in system.python_services()}
+    if system.envoy is not None:
+        figures["envoy_rss_mib"] = round(rss_kib(system.envoy.pid) / 1024, 1)
+    return {"figures": figures, "windows": {}}
