@@ -34,10 +34,17 @@ cleanup() { if [[ $started_kafka == 1 ]]; then scripts/kafka-local.sh stop || tr
 trap cleanup EXIT
 
 step "pytest"
+rm -f var/test-secrets/used.txt  # the secrets this run's tests use, registered as they go (tests/used_secrets.py)
 status=0
 python -m pytest "$@" || status=$?
 if [[ -s var/reports/reliability.txt ]]; then
   step "reliability report (tests/reliability)"
   cat var/reports/reliability.txt
+fi
+step "secret scan: service logs (var/, pytest's tmp), Kafka topics"
+python -m tests.secret_scan --kafka "${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" | tee -a var/reports/fuzz.txt || status=1
+if [[ -s var/reports/fuzz.txt ]]; then
+  step "fuzz report (tests/fuzz)"
+  cat var/reports/fuzz.txt
 fi
 exit "$status"

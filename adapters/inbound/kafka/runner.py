@@ -50,7 +50,8 @@ def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> 
 
 
 class PoisonMessage(Exception):
-    """The record can never be handled (missing headers, undecodable payload); `reason` is a code, not text."""
+    """The record can never be handled (missing headers, undecodable payload, a value its translator refuses,
+    raised by a route's handler); `reason` is a code, not text. Dead-lettered at once, never retried."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -126,7 +127,7 @@ class KafkaConsumerRunner:
         decoded: list[tuple[str, Route, Any, str | None]] = []
         dead: list[Message] = []
         for record in records:
-            headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+            headers = record_headers(record)
             if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
                 continue  # a type this service does not follow
             try:
@@ -185,7 +186,7 @@ class KafkaConsumerRunner:
 
     async def _process(self, record: Message, stop: asyncio.Event) -> bool:
         """Apply one record exactly once in effect. False only if asked to stop before it could be applied."""
-        headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+        headers = record_headers(record)
         correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
         if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
             self.skipped += 1  # a type this service does not follow (or a newer one it does not know yet)
@@ -204,6 +205,8 @@ class KafkaConsumerRunner:
                         self.applied += 1
                     await tx.commit()
                 return True
+            except PoisonMessage as poison:  # found invalid while translating: never retried
+                return await self._dead_letter(record, poison.reason, stop)
             except DependencyUnavailable:
                 attempt = 0  # not the record's fault: wait for the database without counting attempts
                 log.warning("database unavailable while applying an event; retrying")
@@ -263,6 +266,12 @@ def _log_assignment(what: str) -> Callable[[Consumer, list[TopicPartition]], Non
         log.info("partitions %s: %s", what, ", ".join(names) or "none")
 
     return log_it
+
+
+def record_headers(record: Message) -> dict[str, str]:
+    """A record's headers as text (invalid UTF-8 replaced; a header without a value is empty; the last of
+    repeated names wins), as routing and decoding read them."""
+    return {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
 
 
 def dlq_topic(topic: str, group_id: str) -> str:

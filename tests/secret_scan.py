@@ -1,0 +1,137 @@
+"""The scan after the suite: no password, argon2 hash, JWT, refresh token or private key in any service log
+(the pytest temporary directories and var/, key stores and databases excepted: keys and hashes live there by
+design), in the Kafka records the tests wrote (a sample of every topic: values and headers), or in the error
+messages the fuzz tests received. It looks for the exact secrets the tests used (tests/used_secrets.py) and
+for generic patterns.
+
+    python -m tests.secret_scan [--kafka 127.0.0.1:9092] [--prefix t] [PATH ...]   # exit 1 on a finding
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.used_secrets import FILE as USED_FILE
+from tests.used_secrets import used
+
+ROOT = Path(__file__).resolve().parents[1]
+PATTERNS = {
+    "argon2 hash": re.compile(rb"\$argon2(id|i|d)\$"),
+    "JWT": re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"),
+    "private key": re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
+    "password field with a value": re.compile(rb"\"(password|current_?[pP]assword|new_?[pP]assword)\"\s*:\s*\"[^\"]+"),
+}
+LOG_SUFFIXES = {".log", ".out", ".err", ".txt", ".jsonl"}
+SKIP_DIRS = {"keys", "test-secrets", "node_modules", ".git"}
+
+
+@dataclass
+class Scan:
+    secrets: set[str]
+    findings: list[str] = field(default_factory=list)
+    files: int = 0
+    bytes: int = 0
+    records: int = 0
+    messages: int = 0
+
+    def check(self, where: str, data: bytes) -> None:
+        self.bytes += len(data)
+        for name, pattern in PATTERNS.items():
+            if match := pattern.search(data):
+                self.findings.append(f"{where}: {name} ({match.group(0)[:12]!r}...)")
+        for secret in self.secrets:
+            if secret.encode() in data:
+                self.findings.append(f"{where}: a secret the tests used ({secret[:4]}...)")
+
+    def summary(self) -> str:
+        return (
+            f"secret scan: {len(self.secrets)} exact secrets + {len(PATTERNS)} patterns over {self.files} log files"
+            f" ({self.bytes // 1024} KiB), {self.records} Kafka records, {self.messages} error messages:"
+            f" {len(self.findings)} findings"
+        )
+
+
+def log_files(roots: Iterable[Path]) -> Iterator[Path]:
+    for root in roots:
+        if not root.exists():
+            continue
+        for path in root.rglob("*"):
+            wanted = path.suffix in LOG_SUFFIXES and not (SKIP_DIRS | {"reports"}) & set(path.parts)
+            if wanted and path.is_file() and path.resolve() != USED_FILE.resolve():
+                yield path
+
+
+def scan_files(scan: Scan, roots: Iterable[Path]) -> None:
+    for path in log_files(roots):
+        scan.files += 1
+        scan.check(str(path), path.read_bytes())
+
+
+def scan_kafka(scan: Scan, bootstrap: str, prefixes: tuple[str, ...] = ("",), per_partition: int = 2000) -> None:
+    """Reads up to `per_partition` records of each partition of every topic whose name starts with a prefix."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "secret-scan", "enable.auto.commit": False})
+    try:
+        topics = consumer.list_topics(timeout=10).topics
+        for name, metadata in topics.items():
+            if name.startswith("__") or not name.startswith(prefixes):
+                continue
+            for partition in metadata.partitions:
+                low, high = consumer.get_watermark_offsets(TopicPartition(name, partition), timeout=10)
+                if high <= low:
+                    continue
+                consumer.assign([TopicPartition(name, partition, low)])
+                wanted = min(high - low, per_partition)
+                seen = 0
+                while seen < wanted:
+                    batch = consumer.consume(min(500, wanted - seen), timeout=5)
+                    if not batch:
+                        break
+                    for record in batch:
+                        if record.error() is not None:
+                            continue
+                        seen += 1
+                        scan.records += 1
+                        headers = b"\n".join(k.encode() + b"=" + (v or b"") for k, v in record.headers() or [])
+                        scan.check(f"kafka {name}[{partition}]@{record.offset()}", (record.value() or b"") + headers)
+    finally:
+        consumer.close()
+
+
+def scan_messages(scan: Scan, messages: Iterable[str]) -> None:
+    for message in messages:
+        scan.messages += 1
+        scan.check("error message", message.encode("utf-8", "replace"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="*", type=Path, help="where the logs are (default: var/ and pytest's tmp)")
+    parser.add_argument("--kafka", help="bootstrap servers: sample the topics too")
+    parser.add_argument("--prefix", action="append", default=[], help="only topics starting with this")
+    args = parser.parse_args(argv)
+    roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}"]
+    scan = Scan(used())
+    scan_files(scan, roots)
+    if args.kafka:
+        scan_kafka(scan, args.kafka, tuple(args.prefix) or ("",))
+    print(scan.summary())
+    for finding in scan.findings[:50]:
+        print("  " + finding)
+    return 1 if scan.findings else 0
+
+
+def _user() -> str:
+    import getpass
+
+    return getpass.getuser()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
