@@ -1,5 +1,5 @@
 """The scan after the suite: no password, argon2 hash, JWT, refresh token or private key in any service log
-(the pytest temporary directories and var/, key stores and databases excepted: keys and hashes live there by
+(the last pytest run's temporary directory and var/, key stores and databases excepted: keys and hashes live there by
 design), in the Kafka records the tests wrote (a sample of every topic: values and headers), or in the error
 messages the fuzz tests received. It looks for the exact secrets the tests used (tests/used_secrets.py) and
 for generic patterns.
@@ -72,7 +72,7 @@ def scan_files(scan: Scan, roots: Iterable[Path]) -> None:
         scan.check(str(path), path.read_bytes())
 
 
-def scan_kafka(scan: Scan, bootstrap: str, prefixes: tuple[str, ...] = ("",), per_partition: int = 2000) -> None:
+def scan_kafka(scan: Scan, bootstrap: str, prefixes: tuple[str, ...] = ("",), per_partition: int = 500) -> None:
     """Reads up to `per_partition` records of each partition of every topic whose name starts with a prefix."""
     from confluent_kafka import Consumer, TopicPartition
 
@@ -87,16 +87,18 @@ def scan_kafka(scan: Scan, bootstrap: str, prefixes: tuple[str, ...] = ("",), pe
                 if high <= low:
                     continue
                 consumer.assign([TopicPartition(name, partition, low)])
-                wanted = min(high - low, per_partition)
-                seen = 0
-                while seen < wanted:
-                    batch = consumer.consume(min(500, wanted - seen), timeout=5)
+                end = min(high, low + per_partition)  # offsets [low, end): gaps (markers) are not waited for
+                position = low
+                while position < end:
+                    batch = consumer.consume(min(500, end - position), timeout=2)
                     if not batch:
                         break
                     for record in batch:
                         if record.error() is not None:
                             continue
-                        seen += 1
+                        position = record.offset() + 1
+                        if record.offset() >= end:
+                            break
                         scan.records += 1
                         headers = b"\n".join(k.encode() + b"=" + (v or b"") for k, v in record.headers() or [])
                         scan.check(f"kafka {name}[{partition}]@{record.offset()}", (record.value() or b"") + headers)
@@ -112,11 +114,11 @@ def scan_messages(scan: Scan, messages: Iterable[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("paths", nargs="*", type=Path, help="where the logs are (default: var/ and pytest's tmp)")
+    parser.add_argument("paths", nargs="*", type=Path, help="where the logs are (default: var/, pytest-current)")
     parser.add_argument("--kafka", help="bootstrap servers: sample the topics too")
     parser.add_argument("--prefix", action="append", default=[], help="only topics starting with this")
     args = parser.parse_args(argv)
-    roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}"]
+    roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}" / "pytest-current"]
     scan = Scan(used())
     scan_files(scan, roots)
     if args.kafka:
