@@ -42,8 +42,7 @@ if [[ -s var/reports/reliability.txt ]]; then
   cat var/reports/reliability.txt
 fi
 step "secret scan: service logs (var/, pytest's tmp), Kafka topics"
-mkdir -p var/reports
-python -m tests.secret_scan --kafka "${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" | tee -a var/reports/fuzz.txt || status=1
+python -m tests.secret_scan --report --kafka "${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" || status=1
 if [[ -s var/reports/fuzz.txt ]]; then
   step "fuzz report (tests/fuzz)"
   cat var/reports/fuzz.txt

@@ -4,7 +4,7 @@ design), in the Kafka records the tests wrote (a sample of every topic: values a
 messages the fuzz tests received. It looks for the exact secrets the tests used (tests/used_secrets.py) and
 for generic patterns.
 
-    python -m tests.secret_scan [--kafka 127.0.0.1:9092] [--prefix t] [PATH ...]   # exit 1 on a finding
+    python -m tests.secret_scan [--kafka 127.0.0.1:9092] [--prefix t] [--report] [PATH ...]   # exit 1 on a finding
 """
 
 from __future__ import annotations
@@ -117,13 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("paths", nargs="*", type=Path, help="where the logs are (default: var/, pytest-current)")
     parser.add_argument("--kafka", help="bootstrap servers: sample the topics too")
     parser.add_argument("--prefix", action="append", default=[], help="only topics starting with this")
+    parser.add_argument("--report", action="store_true", help="also put the summary in var/reports/fuzz.txt")
     args = parser.parse_args(argv)
     roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}" / "pytest-current"]
     scan = Scan(used())
     scan_files(scan, roots)
     if args.kafka:
         scan_kafka(scan, args.kafka, tuple(args.prefix) or ("",))
-    print(scan.summary())
+    summary = scan.summary().replace("secret scan:", "secret scan (after the suite):")
+    if args.report:
+        from tests.reliability.report import put
+
+        put("secret scan (after the suite)", summary, "fuzz")
+    else:
+        print(summary)
     for finding in scan.findings[:50]:
         print("  " + finding)
     return 1 if scan.findings else 0

@@ -18,7 +18,6 @@ from hypothesis import HealthCheck, settings
 from tests.conftest import ServiceProcess, free_port
 from tests.fuzz.world import Fixtures
 from tests.integration.full_system import FullSystem
-from tests.reliability.report import start_report
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "500"))
 settings.register_profile(
@@ -34,12 +33,6 @@ settings.register_profile(
     "long", max_examples=EXAMPLES * 10, deadline=None, suppress_health_check=list(HealthCheck), print_blob=True
 )
 settings.load_profile(os.environ.get("FUZZ_PROFILE", "ci"))
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _fuzz_report() -> None:
-    """var/reports/fuzz.txt: what each fuzz test tried, one line each (printed by scripts/test.sh)."""
-    start_report("fuzz")
 
 
 @pytest.fixture(scope="package")

@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.reliability.report import record
+from tests.reliability.report import put
 
 HARNESS = Path(__file__).with_name("atheris_decoders.py")
 RUNS = int(os.environ.get("ATHERIS_RUNS", "10000"))
@@ -30,7 +30,8 @@ def test_event_decoders_survive_the_fuzzer(tmp_path: Path) -> None:
     done = re.search(r"Done (\d+) in", output)
     assert done and int(done.group(1)) >= RUNS, output[-2000:]
     coverage = re.findall(r"cov: (\d+)", output)
-    record(
+    put(
+        "atheris",
         f"atheris event decoders: {done.group(1)} executions, 0 crashes, coverage {coverage[-1] if coverage else '?'}"
         f" edges, {time.monotonic() - started:.1f} s",
         "fuzz",

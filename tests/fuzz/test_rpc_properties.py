@@ -34,7 +34,7 @@ from tests.fuzz.world import (
     leaks,
     request_class,
 )
-from tests.reliability.report import record
+from tests.reliability.report import put
 
 pytestmark = pytest.mark.kafka
 REST_EVERY = 5
@@ -143,7 +143,11 @@ class State:
 def _report() -> Any:
     yield
     for name, (examples, rest, refused) in TRIED.items():
-        record(f"hypothesis {name}: {examples} examples ({rest} also over REST), {refused} refused", "fuzz")
+        put(
+            f"hypothesis {name}:",
+            f"hypothesis {name}: {examples} examples ({rest} also over REST), {refused} refused",
+            "fuzz",
+        )
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=[f"{t.rpc.split('/')[1]}@{t.server}" for t in TARGETS])

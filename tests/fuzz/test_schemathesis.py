@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.fuzz.world import Fixtures
 from tests.openapi import OPENAPI_FILE, operations
-from tests.reliability.report import record
+from tests.reliability.report import put
 
 pytestmark = pytest.mark.kafka
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
@@ -42,8 +42,7 @@ def _local_reply(response, count: bool = True) -> bool:  # type: ignore[no-untyp
     content_type = (content_type[0] if content_type else "") if isinstance(content_type, list) else content_type
     if not 400 <= response.status_code < 500 or content_type.startswith("application/json"):
         return False
-    first = (response.text.split(":")[0].strip().splitlines() or ["(empty)"])[0]
-    key = f"{response.status_code} {first.encode('ascii', 'replace').decode()[:36]}"
+    key = f"{response.status_code} {'text/plain' if response.text.strip() else 'empty body'}"
     if count:
         LOCAL_REPLIES[key] = LOCAL_REPLIES.get(key, 0) + 1
     return True
@@ -83,7 +82,8 @@ schema = schemathesis.openapi.from_path(OPENAPI_FILE)
 def _report() -> object:
     yield
     if CASES:
-        record(
+        put(
+            "schemathesis",
             f"schemathesis through Envoy: {sum(CASES.values())} cases over {len(CASES)} operations, 0 failures;"
             f" Envoy's text/plain local replies: {dict(sorted(LOCAL_REPLIES.items()))}",
             "fuzz",

@@ -22,7 +22,7 @@ from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.fuzz.world import FORBIDDEN_CODES, SNAPSHOT, VIEW_ADMIN, Fixtures, leaks, rest_answer
-from tests.reliability.report import record
+from tests.reliability.report import put
 
 pytestmark = pytest.mark.kafka
 MAX_RECEIVE = 4 * 1024 * 1024  # grpcio's default max receive message length, which the servers keep
@@ -201,7 +201,8 @@ def test_rest_junk_is_refused_with_a_4xx_and_every_server_keeps_serving(fixtures
 
 
 def test_report_junk_counts() -> None:
-    record(
+    put(
+        "wire junk:",
         f"wire junk: {COUNTS['grpc']} gRPC payloads ({COUNTS['undecodable']} undecodable: all INVALID_ARGUMENT; the"
         f" oversized: RESOURCE_EXHAUSTED), {COUNTS['rest']} REST requests (all 4xx), 0 faults",
         "fuzz",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.fuzz.world import MESSAGES, Fixtures
-from tests.reliability.report import record
+from tests.reliability.report import put
 from tests.secret_scan import Scan, scan_files, scan_kafka, scan_messages
 from tests.used_secrets import used
 
@@ -23,6 +23,6 @@ def test_no_secret_in_logs_topics_or_error_messages(fixtures: Fixtures, kafka: s
     scan_files(scan, [system.root])  # type: ignore[attr-defined]
     scan_kafka(scan, kafka, (system.topic_prefix,))  # type: ignore[attr-defined]
     scan_messages(scan, MESSAGES)
-    record(scan.summary(), "fuzz")
+    put("secret scan (tests/fuzz", scan.summary().replace("secret scan:", "secret scan (tests/fuzz):"), "fuzz")
     assert scan.files >= 4 and scan.records > 0, scan.summary()
     assert scan.findings == [], "\n".join(scan.findings[:30])
