@@ -65,10 +65,20 @@ fi
 export "$(scripts/redis-local.sh env)"   # REDIS_URL for the tests
 
 step "pytest"
+# CI's sizes, to keep the whole run near 20 minutes (the suites' own defaults are the long ones):
+# E11 on two seeds of 10,000 events, 100 examples per RPC for the descriptor-driven fuzzing.
+export E11_SEEDS="${E11_SEEDS:-1,2}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}"
+rm -f var/test-secrets/used.txt  # the secrets this run's tests use, registered as they go (tests/used_secrets.py)
 status=0
 python -m pytest "$@" || status=$?
 if [[ -s var/reports/reliability.txt ]]; then
   step "reliability report (tests/reliability)"
   cat var/reports/reliability.txt
+fi
+step "secret scan: service logs (var/, pytest's tmp), Kafka topics"
+python -m tests.secret_scan --report --kafka "${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:9092}" || status=1
+if [[ -s var/reports/fuzz.txt ]]; then
+  step "fuzz report (tests/fuzz)"
+  cat var/reports/fuzz.txt
 fi
 exit "$status"

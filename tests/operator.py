@@ -18,6 +18,7 @@ import grpc
 from adapters.outbound.security.operator_tokens import issue_operator_token, load_or_create_operator_keys
 from adapters.outbound.security.signing_keys import SigningKeys
 from services.runtime.operators import operator_keys_dir
+from tests.used_secrets import remember
 
 OPERATOR_METHODS = frozenset(
     {
@@ -41,7 +42,9 @@ def operator_keys(var_dir: Path | str) -> SigningKeys:
 
 
 def operator_token(var_dir: Path | str, name: str = "tester", ttl_seconds: int = 900) -> str:
-    return issue_operator_token(operator_keys(var_dir), name, datetime.now(UTC), ttl_seconds)
+    token = issue_operator_token(operator_keys(var_dir), name, datetime.now(UTC), ttl_seconds)
+    remember(token)  # for the secret scan after the suite
+    return token
 
 
 def operator_metadata(var_dir: Path | str, *more: tuple[str, str]) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ from tests.gateway.harness import Envoy
 from tests.integration.test_member_service import member_env
 from tests.openapi import Operation, operations
 from tests.operator import operator_keys
+from tests.used_secrets import remember
 
 SERVICES = ("customer", "member", "account", "my_accounts")
 # Which service serves each public gRPC service.
@@ -80,7 +81,7 @@ class GrpcWay:
         message = json_format.ParseDict(request, request_class())
         metadata = [("authorization", f"Bearer {token}")] if token else []
         try:
-            return Outcome("OK", as_json(call(message, metadata=metadata, timeout=timeout)))
+            return _remember(request, Outcome("OK", as_json(call(message, metadata=metadata, timeout=timeout))))
         except grpc.RpcError as error:
             status = rpc_status.from_call(error) or status_pb2.Status(
                 code=error.code().value[0], message=error.details()
@@ -116,13 +117,23 @@ class RestWay:
         except ValueError:
             body = {"text": response.text}
         if response.status_code == 200:
-            return Outcome("OK", body, 200)
+            return _remember(request, Outcome("OK", body, 200))
         code = body.get("code") if isinstance(body, dict) else None
         name = grpc_code_name(code) if isinstance(code, int) else f"HTTP {response.status_code}"
         return Outcome(name, body, response.status_code)
 
     def close(self) -> None:
         self._client.close()
+
+
+SECRET_FIELDS = ("password", "currentPassword", "newPassword", "refreshToken", "accessToken")
+
+
+def _remember(request: dict[str, Any], outcome: Outcome) -> Outcome:
+    """Passwords sent and tokens received, for the secret scan after the suite (tests/secret_scan.py)."""
+    for document in (request, outcome.body if outcome.code == "OK" else {}):
+        remember(*(v for k, v in document.items() if k in SECRET_FIELDS and isinstance(v, str)))
+    return outcome
 
 
 def grpc_code_name(code: int) -> str:

@@ -11,7 +11,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
-from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_config, dlq_topic
+from adapters.inbound.kafka.runner import KafkaConsumerRunner, PoisonMessage, Route, consumer_config, dlq_topic
 from adapters.outbound.events.customer import customer_events
 from adapters.outbound.kafka.relay import producer_config
 from adapters.outbound.kafka.topics import ensure_topics
@@ -36,6 +36,8 @@ class AppliedUnitOfWork(SqlAlchemyUnitOfWork):
 
 
 async def record_application(event: events_pb2.CustomerTerminated, tx: AppliedUnitOfWork) -> None:
+    if event.customer_version < 0:  # a translator that finds the event invalid (as tests/fuzz's atheris did)
+        raise PoisonMessage("invalid-event")
     await tx.connection.execute(insert(applied).values(customer_id=event.customer_id))
 
 
@@ -71,6 +73,7 @@ async def test_duplicate_is_applied_once_and_poison_goes_to_the_dlq(kafka: str, 
     event = events_pb2.CustomerTerminated(customer_id=customer_id, customer_version=2).SerializeToString()
     headers = {"ce_id": str(uuid.uuid4()), "ce_type": "bank.customer.v1.CustomerTerminated", "ce_specversion": "1.0"}
     poison_headers = {**headers, "ce_id": str(uuid.uuid4())}
+    invalid = events_pb2.CustomerTerminated(customer_id=customer_id, customer_version=-1).SerializeToString()
     produce(
         kafka,
         topic,
@@ -79,6 +82,7 @@ async def test_duplicate_is_applied_once_and_poison_goes_to_the_dlq(kafka: str, 
             (customer_id, event, headers),  # the relay published it twice (crash after ack, before marking sent)
             (customer_id, b"\xff\xff not protobuf", poison_headers),
             (customer_id, event, {**headers, "ce_id": "", "ce_type": "x"}),  # no event id: poison too
+            (customer_id, invalid, {**headers, "ce_id": str(uuid.uuid4())}),  # poison found by its handler
         ],
     )
 
@@ -93,14 +97,19 @@ async def test_duplicate_is_applied_once_and_poison_goes_to_the_dlq(kafka: str, 
         )
 
     first = runner()
-    await run_until(first, lambda: first.applied + first.dead_lettered >= 3)
+    await run_until(first, lambda: first.applied + first.dead_lettered >= 4)
     async with engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(applied))).scalar() == 1
-    assert (first.applied, first.dead_lettered) == (1, 2)
-    dead = read_records(kafka, dlq_topic(topic, group), customer_id, expected=2)
-    assert sorted(r.headers["dlq-reason"] for r in dead) == ["missing-or-invalid-ce_id", "undecodable-payload"]
+    assert (first.applied, first.dead_lettered) == (1, 3)
+    dead = read_records(kafka, dlq_topic(topic, group), customer_id, expected=3)
+    reasons = sorted(r.headers["dlq-reason"] for r in dead)  # invalid-event at once, not handler-failed
+    assert reasons == [
+        "invalid-event",
+        "missing-or-invalid-ce_id",
+        "undecodable-payload",
+    ]
 
-    # Offsets were committed after the applies: the same group restarts past all four records.
+    # Offsets were committed after the applies: the same group restarts past all five records.
     produce(kafka, topic, [(customer_id, event, {**headers, "ce_id": str(uuid.uuid4())})])
     second = runner()
     await run_until(second, lambda: second.applied >= 1)

@@ -64,7 +64,8 @@ DLQ_REASONS = ("missing-or-invalid-ce_id", "undecodable-payload", "handler-faile
 
 
 class PoisonMessage(Exception):
-    """The record can never be handled (missing headers, undecodable payload); `reason` is a code, not text."""
+    """The record can never be handled (missing headers, undecodable payload, a value its translator refuses,
+    raised by a route's handler); `reason` is a code, not text. Dead-lettered at once, never retried."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -159,7 +160,7 @@ class KafkaConsumerRunner:
         decoded: list[tuple[str, Route, Any, dict[str, str], Message]] = []
         dead: list[Message] = []
         for record in records:
-            headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+            headers = record_headers(record)
             if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
                 continue  # a type this service does not follow
             try:
@@ -262,7 +263,7 @@ class KafkaConsumerRunner:
 
     async def _process(self, record: Message, stop: asyncio.Event) -> bool:
         """Apply one record exactly once in effect. False only if asked to stop before it could be applied."""
-        headers = {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
+        headers = record_headers(record)
         correlation_id.set(accept_correlation_id(headers.get("correlation-id")))
         if headers.get("ce_type", "") not in self._routes and headers.get("ce_id"):
             self.skipped += 1  # a type this service does not follow (or a newer one it does not know yet)
@@ -283,6 +284,8 @@ class KafkaConsumerRunner:
                     await tx.commit()
                 self._note_event_time(_event_time(headers))
                 return True
+            except PoisonMessage as poison:  # found invalid while translating: never retried
+                return await self._dead_letter(record, poison.reason, stop)
             except DependencyUnavailable:
                 attempt = 0  # not the record's fault: wait for the database without counting attempts
                 log.warning("database unavailable while applying an event; retrying")
@@ -343,6 +346,12 @@ def _log_assignment(what: str) -> Callable[[Consumer, list[TopicPartition]], Non
         log.info("partitions %s: %s", what, ", ".join(names) or "none")
 
     return log_it
+
+
+def record_headers(record: Message) -> dict[str, str]:
+    """A record's headers as text (invalid UTF-8 replaced; a header without a value is empty; the last of
+    repeated names wins), as routing and decoding read them."""
+    return {k: (v.decode("utf-8", "replace") if v else "") for k, v in (record.headers() or [])}
 
 
 def dlq_topic(topic: str, group_id: str) -> str:

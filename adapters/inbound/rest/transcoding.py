@@ -207,7 +207,7 @@ async def _json_body(request: Request) -> dict[str, Any]:
         return {}
     try:
         document = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays or objects nested too deep
         raise _Undecodable() from None
     if not isinstance(document, dict):
         raise _Undecodable()
