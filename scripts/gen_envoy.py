@@ -776,6 +776,11 @@ def health_checks(interval_ms: int, check: dict[str, Any]) -> list[dict[str, Any
         {
             "timeout": _seconds(min(1.0, interval_ms / 1000)),
             "interval": _seconds(interval_ms / 1000),
+            # Envoy checks at no_traffic_interval (60 s by default) while a cluster opens no new connection, which
+            # long-lived HTTP/2 connections make the normal case: a draining replica would keep its traffic and a
+            # new one get none for up to a minute. The same interval always.
+            "no_traffic_interval": _seconds(interval_ms / 1000),
+            "no_traffic_healthy_interval": _seconds(interval_ms / 1000),
             "unhealthy_threshold": 1,
             "healthy_threshold": 1,
             **check,

@@ -60,10 +60,13 @@ class Slots:
     def free_slot(self) -> int:
         return next(i for i in range(SLOTS) if i not in self.running)
 
-    def replace(self, old: int) -> float:
-        """Start a replica on the free slot, wait until SERVING, then stop `old` gracefully; seconds taken."""
+    def replace(self, old: int, envoy: Envoy) -> float:
+        """Start a replica on the free slot, wait until SERVING and until the gateway's health check has put it
+        in rotation (as a rolling update waits for readiness), then stop `old` gracefully; seconds taken."""
         began = time.monotonic()
-        self.start(self.free_slot())
+        new = self.free_slot()
+        self.start(new)
+        in_rotation(envoy, self.name, self.slots[new].address)
         process = self.slots[old].process
         assert process is not None
         process.send_signal(signal.SIGTERM)
@@ -71,6 +74,16 @@ class Slots:
         self.slots[old].process = None
         self.running.remove(old)
         return time.monotonic() - began
+
+
+def in_rotation(envoy: Envoy, cluster: str, address: str, timeout: float = 30.0) -> None:
+    """Until Envoy's admin /clusters shows the host healthy (its active health check passed)."""
+    line = f"{cluster}::{address}::health_flags::healthy"
+    deadline = time.monotonic() + timeout
+    while line not in (clusters := envoy.admin("/clusters").text):
+        seen = [c for c in clusters.splitlines() if c.startswith(f"{cluster}::") and "health_flags" in c]
+        assert time.monotonic() < deadline, f"{cluster} {address} not healthy at the gateway: {seen}"
+        time.sleep(0.1)
 
 
 @dataclass
@@ -179,7 +192,7 @@ def test_rolling_restart_of_every_service_under_load_fails_no_request(service_fa
             await asyncio.sleep(2)  # load first, then the restarts
             for name in SERVICES:
                 for old in list(services[name].running):
-                    replaced.append((name, await asyncio.to_thread(services[name].replace, old)))
+                    replaced.append((name, await asyncio.to_thread(services[name].replace, old, envoy)))
             await asyncio.sleep(max(0.0, LOAD_SECONDS - (time.monotonic() - began)))
             stop.set()
             await asyncio.gather(*workers)
