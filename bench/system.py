@@ -39,6 +39,7 @@ from bank.member.v1 import member_service_pb2, member_service_pb2_grpc
 from bank.my_accounts.v1 import my_accounts_service_pb2, my_accounts_service_pb2_grpc
 from bench.method import CLIENT_CPUS, SERVER_CPUS, pin, taskset
 from services.runtime.operators import operator_keys_dir
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
@@ -46,12 +47,6 @@ PROFILES = ("cheap", "owasp")
 ACCOUNTS = 3
 DEPOSIT = 150_000
 TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

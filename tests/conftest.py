@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.databases import fresh_postgres_database, postgres_server
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka-local.sh"
@@ -71,12 +71,6 @@ def redis_url() -> Iterator[str]:
     yield url.strip().split("=", 1)[1]
     if not running:
         subprocess.run(["bash", str(REDIS_SCRIPT), "stop"], check=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_serving(address: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:

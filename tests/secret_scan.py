@@ -1,4 +1,5 @@
-"""The scan after the suite: no password, argon2 hash, JWT, refresh token or private key in any service log
+"""The scan after the suite: no password, argon2 hash, JWT, refresh token, private key or SQL error text in any
+service log
 (the last pytest run's temporary directory and var/, key stores and databases excepted: keys and hashes live there by
 design), in the Kafka records the tests wrote (a sample of every topic: values and headers), or in the error
 messages the fuzz tests received. It looks for the exact secrets the tests used (tests/used_secrets.py) and
@@ -26,6 +27,8 @@ PATTERNS = {
     "JWT": re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"),
     "private key": re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     "password field with a value": re.compile(rb"\"(password|current_?[pP]assword|new_?[pP]assword)\"\s*:\s*\"[^\"]+"),
+    # a database error's own text (SQLAlchemy's rendering of it): statements, parameters
+    "SQL in an error": re.compile(rb"\[SQL: |\[parameters: |sqlalche\.me/e/"),
 }
 LOG_SUFFIXES = {".log", ".out", ".err", ".txt", ".jsonl"}
 SKIP_DIRS = {"keys", "test-secrets", "node_modules", ".git"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -177,3 +178,51 @@ async def test_one_relay_at_a_time_publishes_a_shared_outbox(postgres_url: str, 
         first.release.set()
         assert await publishing == 1
         assert await relays[1].publish_pending() == 0  # nothing left: the first marked it sent
+
+
+async def test_a_unit_of_work_cancelled_anywhere_gives_back_its_turn_and_its_connection(
+    backend, tmp_path: Path
+) -> None:
+    """A client's deadline cancels its handler wherever it is: waiting for the write turn, connecting,
+    beginning, reading, committing, closing. After a process was frozen every deadline expires at once
+    (E11's SIGSTOP of the account service), so all of those happen together. Whatever was cancelled where, the
+    next unit of work starts at once and nothing is left checked out of the pool or holding SQLite's lock."""
+    rng = random.Random(7)
+    async with account_storage(backend, tmp_path) as storage:
+        account = Account.open(new_account_number(), str(uuid.uuid4()), "SAVINGS", clock.now())
+        async with SqlAlchemyAccountUnitOfWork(storage) as tx:
+            await tx.accounts.add(account)
+            await tx.commit()
+
+        async def deposit(i: int) -> None:
+            async with SqlAlchemyAccountUnitOfWork(storage) as tx:
+                loaded = await tx.accounts.get(account.account_number)
+                loaded.deposit(1, f"cid-{i}", clock.now())
+                await tx.commit()
+
+        committed = 0
+        for round_ in range(40):
+            tasks = [asyncio.create_task(deposit(round_ * 100 + i)) for i in range(8)]
+            await asyncio.sleep(rng.uniform(0, 0.02))
+            for task in tasks:
+                if rng.random() < 0.7:
+                    task.cancel()
+            # a leaked write turn or connection shows here as a wait that never ends
+            results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), timeout=15)
+            committed += sum(1 for r in results if r is None)
+            assert all(r is None or isinstance(r, asyncio.CancelledError) for r in results), results
+
+        async def last_deposit() -> int:
+            async with SqlAlchemyAccountUnitOfWork(storage) as tx:
+                loaded = await tx.accounts.get(account.account_number)
+                loaded.deposit(1, "cid-last", clock.now())
+                await tx.commit()
+                return loaded.balance
+
+        balance = await asyncio.wait_for(last_deposit(), timeout=5)
+        assert storage.engine.pool.checkedout() == 0
+        # a cancelled commit may or may not have committed; what did commit counted once (balance = sequence)
+        async with SqlAlchemyAccountUnitOfWork(storage) as tx:
+            final = await tx.accounts.get(account.account_number)
+        assert final.balance == balance == final.sequence - 1
+        assert balance >= committed + 1

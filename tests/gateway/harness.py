@@ -9,7 +9,6 @@ import importlib.util
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from jwt.algorithms import ECAlgorithm
 
 from bank.member.v1 import member_pb2, member_service_pb2
 from bank.my_accounts.v1 import my_accounts_pb2, my_accounts_service_pb2
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVOY = ROOT / ".venv" / "bin" / "envoy"
@@ -60,12 +60,6 @@ def clean_environ() -> dict[str, str]:
     """os.environ without the generator's settings: a test's render depends on the test alone."""
     own = ("MEMBER_JWKS_FILE", "OPERATOR_JWKS_FILE")
     return {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and k not in own}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------------------------------------------ tokens

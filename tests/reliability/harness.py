@@ -115,20 +115,23 @@ async def start_with_accounts(service_factory, prefix: str, projectors: int = 1,
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
-async def retry_while(call, request, metadata, codes=RETRYABLE, limit: float = 60.0):  # type: ignore[no-untyped-def]
+async def retry_while(call, request, metadata, codes=RETRYABLE, limit: float = 60.0, per_call: float = 5.0):  # type: ignore[no-untyped-def]
     """Call until it succeeds, retrying the SAME request (same idempotency key) on `codes`: at most one effect.
     FAILED_PRECONDITION is retried only where the caller says so (a replica that has not caught up yet)."""
     deadline = time.monotonic() + limit
     while True:
         try:
-            return await call(request, metadata=metadata, timeout=5)
+            return await call(request, metadata=metadata, timeout=per_call)
         except grpc.aio.AioRpcError as error:
             if error.code() not in codes or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.05)
 
 
-async def deposit(harness: Harness, stub, customer_id: str, number: str, amount: int, key: str) -> None:  # type: ignore[no-untyped-def]
+async def deposit(  # type: ignore[no-untyped-def]
+    harness: Harness, stub, customer_id: str, number: str, amount: int, key: str, per_call: float = 5.0
+) -> None:
     request = account_msgs.DepositRequest(account_number=number, amount=amount, idempotency_key=key)
-    await retry_while(stub.Deposit, request, [("authorization", f"Bearer {harness.tokens[customer_id]}")])
+    metadata = [("authorization", f"Bearer {harness.tokens[customer_id]}")]
+    await retry_while(stub.Deposit, request, metadata, per_call=per_call)
     harness.deposited[number] = harness.deposited.get(number, 0) + amount

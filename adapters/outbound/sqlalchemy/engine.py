@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -35,6 +36,25 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+
+class RollbackOnClose(sqlite3.Connection):
+    """A SQLite connection that ends its transaction before it closes.
+
+    sqlite3 closes with sqlite3_close_v2: while a statement of the connection is still unfinalized (a cursor
+    kept alive by a cancelled task's traceback, until the garbage collector breaks the cycle), the connection
+    only becomes a "zombie", and its open transaction, with the write lock, stays until then. SQLAlchemy
+    closes a connection that way when an asyncio cancellation (a client's deadline) interrupts a statement;
+    every later writer then waited on "database is locked". ROLLBACK ends the transaction at once, pending
+    statements or not."""
+
+    def close(self) -> None:
+        try:
+            if self.in_transaction:
+                self.rollback()
+        except sqlite3.Error:
+            pass  # closing anyway: the rollback was a courtesy to the other writers
+        super().close()
 
 
 def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngine:
@@ -53,7 +73,7 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
         return create_async_engine(url, **{**options, **kwargs})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 10}, **kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": 10, "factory": RollbackOnClose}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

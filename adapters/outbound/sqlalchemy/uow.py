@@ -5,11 +5,12 @@ DependencyUnavailable, with the driver's text kept out of the message."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -25,6 +26,7 @@ from domain.shared.errors import DependencyUnavailable
 from domain.shared.events import DomainEvent
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TrackingRepository(Protocol):
@@ -80,14 +82,20 @@ class SqlAlchemyUnitOfWork:
         self._turn = write_turn(self._storage.engine)
         await self._turn.__aenter__()
         try:
-            self._conn = await self._storage.engine.connect()
-            await self._conn.begin()
+            await uninterrupted(self._begin())
         except (OperationalError, PoolTimeout, DBAPIError, OSError) as exc:
             await self._close()
             raise _unavailable(exc) from None
-        self.inbox = SqlInbox(self._conn, self._storage.inbox, self._storage.clock)
-        self._repositories = self._open(self._conn)
+        except BaseException:  # cancelled (the caller's deadline): give back the turn and the connection
+            await self._close()
+            raise
+        self.inbox = SqlInbox(self.connection, self._storage.inbox, self._storage.clock)
+        self._repositories = self._open(self.connection)
         return self
+
+    async def _begin(self) -> None:
+        self._conn = await self._storage.engine.connect()
+        await self._conn.begin()
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
         await self._close()
@@ -99,7 +107,7 @@ class SqlAlchemyUnitOfWork:
         turn, self._turn = self._turn, None
         try:
             if conn is not None:
-                await conn.close()  # rolls back whatever was not committed
+                await uninterrupted(conn.close())  # rolls back whatever was not committed
         except Exception:  # noqa: BLE001 - closing a broken connection must not hide the first error
             log.warning("closing a database connection failed", exc_info=False)
         finally:
@@ -132,6 +140,28 @@ class SqlAlchemyUnitOfWork:
                 self._storage.on_events(events)
             except Exception:  # observing must never turn a committed change into an error
                 log.warning("observing committed events failed", exc_info=True)
+
+
+async def uninterrupted(work: Awaitable[T]) -> T:
+    """Await `work` to its end even if the caller is cancelled meanwhile, then pass the cancellation on.
+
+    A handler is cancelled wherever it stands when its client's deadline passes; after a process was frozen,
+    every deadline passes at once. Opening or closing a transaction cut short would leave the connection
+    checked out of the pool, or inside a transaction that holds SQLite's write lock, and the write turn taken:
+    every later unit of work would then wait forever."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _unavailable(exc: BaseException) -> DependencyUnavailable:
