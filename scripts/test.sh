@@ -70,7 +70,7 @@ step "pytest"
 export E11_SEEDS="${E11_SEEDS:-1,2}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}"
 rm -f var/test-secrets/used.txt  # the secrets this run's tests use, registered as they go (tests/used_secrets.py)
 status=0
-python -m pytest "$@" || status=$?
+python -m pytest --durations=30 "$@" || status=$?  # the slowest 30: what to look at when CI grows
 if [[ -s var/reports/reliability.txt ]]; then
   step "reliability report (tests/reliability)"
   cat var/reports/reliability.txt
