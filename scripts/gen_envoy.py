@@ -807,7 +807,9 @@ def grpc_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms
                     "max_connections": 1024,
                     "max_pending_requests": 1024,
                     "max_requests": 1024,
-                    "max_retries": 3,
+                    # L4: retries in flight at most 10 % of the requests in flight (3 when few are): an upstream
+                    # failing everything cannot turn the gateway's retries into a storm
+                    "retry_budget": {"budget_percent": {"value": 10.0}, "min_retry_concurrency": 3},
                 }
             ]
         },
@@ -835,7 +837,7 @@ def rest_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms
                     "max_connections": 64,
                     "max_pending_requests": 64,
                     "max_requests": 256,
-                    "max_retries": 3,
+                    "retry_budget": {"budget_percent": {"value": 10.0}, "min_retry_concurrency": 3},  # L4, as above
                 }
             ]
         },

@@ -134,6 +134,11 @@ def test_only_calls_an_upstream_never_started_are_retried(rendered: tuple[Path, 
         if "route" in route and route["route"]["cluster"] != "member_rest":
             policy = route["route"]["retry_policy"]
             assert set(policy["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset-before-request"}
+    # L4: whatever the retry_on, retries in flight stay within 10 % of the requests in flight, on every cluster
+    for cluster in config["static_resources"]["clusters"]:
+        for threshold in cluster.get("circuit_breakers", {}).get("thresholds", []):
+            assert threshold["retry_budget"]["budget_percent"]["value"] <= 10.0 and "max_retries" not in threshold
+    assert sum("circuit_breakers" in c for c in config["static_resources"]["clusters"]) >= 5
 
 
 def test_public_allowlist_is_explicit_and_small(rendered: tuple[Path, dict, dict]) -> None:

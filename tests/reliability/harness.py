@@ -72,8 +72,11 @@ class Harness:
                 process.wait(timeout=20)
 
 
-def start_system(service_factory, projectors: int = 1, member_env: dict[str, str] | None = None) -> Harness:  # type: ignore[no-untyped-def]
-    internal_port = free_port()
+def start_system(  # type: ignore[no-untyped-def]
+    service_factory, projectors: int = 1, member_env: dict[str, str] | None = None, internal_port: int = 0
+) -> Harness:
+    """The system; my_accounts' internal (snapshot) port is `internal_port` if given (a proxy in front of it)."""
+    internal_port = internal_port or free_port()
     system = System(
         service_factory,
         MY_ACCOUNTS_ADDR=f"127.0.0.1:{internal_port}",
@@ -90,9 +93,11 @@ def start_system(service_factory, projectors: int = 1, member_env: dict[str, str
     return Harness(system, account, view, account.start("relay"), [view.start("projector") for _ in range(projectors)])
 
 
-async def start_with_accounts(service_factory, prefix: str, projectors: int = 1, **member_env: str) -> Harness:  # type: ignore[no-untyped-def]
+async def start_with_accounts(  # type: ignore[no-untyped-def]
+    service_factory, prefix: str, projectors: int = 1, internal_port: int = 0, **member_env: str
+) -> Harness:
     """The system, with CUSTOMERS customers (each a logged-in member) of ACCOUNTS_EACH accounts each."""
-    harness = await asyncio.to_thread(start_system, service_factory, projectors, member_env)
+    harness = await asyncio.to_thread(start_system, service_factory, projectors, member_env, internal_port)
     system = harness.system
     async with grpc.aio.insecure_channel(harness.account.address) as channel:
         stub = account_service_pb2_grpc.AccountServiceStub(channel)

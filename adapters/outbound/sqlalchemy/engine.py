@@ -70,6 +70,11 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
             "pool_recycle": 1800,
             "isolation_level": "READ COMMITTED",  # explicit: the module docstring says why it is enough
         }
+        if parsed.get_driver_name() == "asyncpg":
+            # Every call to the database has a deadline, as every other outbound call: connecting, and each
+            # statement. Without them a partitioned database (no RST, no FIN) holds a connection, and the relay
+            # or a consumer using it, for as long as TCP keeps retransmitting: a quarter of an hour.
+            options["connect_args"] = {"timeout": 5, "command_timeout": 10}
         return create_async_engine(url, **{**options, **kwargs})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
