@@ -50,7 +50,7 @@ class Mode:
     view_concurrency: int
     open_timeout: float  # an open-loop call not answered by then is an error (the window still ends)
     settle: float  # at most this long for the server core's processes to go quiet before a window
-    login_concurrency: int = 4  # <= HASH_WORKERS + HASH_QUEUE (1 + 4): never refused by admission
+    login_concurrency: int = 2  # = HASH_WORKERS + HASH_QUEUE (1 + 1): saturated, never refused by admission
 
 
 MODES = {
@@ -111,7 +111,7 @@ async def login(system: System, mode: Mode) -> dict[str, Any]:
         seeded = system.seeded[profile]
         system.pin_only(member)
         workers = int(member.env["HASH_WORKERS"])
-        hashes = HashRate(profile, workers, 4 * workers)
+        hashes = HashRate(profile, workers, workers)  # the service's default queue
         try:
             async with grpc.aio.insecure_channel(member.address) as channel:
                 stub = member_service_pb2_grpc.MemberServiceStub(channel)

@@ -10,7 +10,7 @@ measure both). They share the token signing keys, so either's tokens are good at
 
 Settings for a benchmark (and only for it) that differ from production: the login throttles and the
 gateway's global rate limit are set out of reach (the checks still run on every call), access tokens last 15
-minutes (the maximum), HASH_WORKERS=1 (the member service runs on one core) with the default queue 4 x W."""
+minutes (the maximum), HASH_WORKERS=1 (the member service runs on one core) with the default queue (one per worker)."""
 
 from __future__ import annotations
 

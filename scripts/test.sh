@@ -66,8 +66,9 @@ export "$(scripts/redis-local.sh env)"   # REDIS_URL for the tests
 
 step "pytest"
 # CI's sizes, to keep the whole run near 20 minutes (the suites' own defaults are the long ones):
-# E11 on two seeds of 10,000 events, 100 examples per RPC for the descriptor-driven fuzzing.
-export E11_SEEDS="${E11_SEEDS:-1,2}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}"
+# E11 on one seed of 10,000 events (test_freeze.py meets every time what a second seed met by chance), 100
+# examples per RPC for the descriptor-driven fuzzing.
+export E11_SEEDS="${E11_SEEDS:-1}" FUZZ_EXAMPLES="${FUZZ_EXAMPLES:-100}"
 rm -f var/test-secrets/used.txt  # the secrets this run's tests use, registered as they go (tests/used_secrets.py)
 status=0
 python -m pytest --durations=30 "$@" || status=$?  # the slowest 30: what to look at when CI grows

@@ -77,12 +77,8 @@ def start_system(  # type: ignore[no-untyped-def]
 ) -> Harness:
     """The system; my_accounts' internal (snapshot) port is `internal_port` if given (a proxy in front of it)."""
     internal_port = internal_port or free_port()
-    system = System(
-        service_factory,
-        MY_ACCOUNTS_ADDR=f"127.0.0.1:{internal_port}",
-        THROTTLE_ID_CAPACITY="1000",
-        **(member_env or {}),
-    )
+    member = {"MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal_port}", "THROTTLE_ID_CAPACITY": "1000", **(member_env or {})}
+    system = System(service_factory, **member)
     jwks = f"http://127.0.0.1:{system.member_service.env['MEMBER_REST_PORT']}/.well-known/jwks.json"
     account = service_factory("account", MEMBER_JWKS_URL=jwks, OUTBOX_RELAY="off")
     view = service_factory(

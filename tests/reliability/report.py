@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPORTS = Path(__file__).resolve().parents[2] / "var" / "reports"
+ROOT = Path(__file__).resolve().parents[2]
+REPORTS = ROOT / "var" / "reports"
 REPORT = REPORTS / "reliability.txt"
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import grpc
 import pytest
@@ -73,11 +74,19 @@ def test_a_refused_or_partitioned_database_changes_nothing_and_loses_nothing(
                 f"(slowest {slowest:.2f}s), applied once each {time.monotonic() - healed:.1f}s after it healed"
             )
         assert system.get(alice, number).balance == 100 + 2 * TRIES
-        events = system.events(alice, expected=2 + 2 * TRIES)  # opened, the first deposit, then one per retried key
-        changes = [decode(r) for r in events if r.headers["ce_type"].endswith("BalanceChanged")]
-        assert len({r.headers["ce_id"] for r in events}) == len(events) == 2 + 2 * TRIES
+        # The relay publishes at least once: a batch acknowledged by Kafka but not yet marked sent when the
+        # database went away is published again. Consumers apply by event id (their inbox), once.
+        wanted = 2 + 2 * TRIES  # opened, the first deposit, then one per retried key
+        events = system.events(alice, expected=wanted)
+        first: dict[str, Any] = {r.headers["ce_id"]: r for r in reversed(events)}
+        while len(first) < wanted and len(events) < 10 * wanted:  # duplicates came first: read on
+            events = system.events(alice, expected=len(events) + 1)
+            first = {r.headers["ce_id"]: r for r in reversed(events)}
+        assert len(first) == wanted
+        in_order = sorted(first.values(), key=lambda r: r.offset)
+        changes = [decode(r) for r in in_order if r.headers["ce_type"].endswith("BalanceChanged")]
         assert [c.balance for c in changes] == list(range(100, 101 + 2 * TRIES))
-    record("F1 " + "; ".join(figures) + "; relay published each event once")
+    record("F1 " + "; ".join(figures) + f"; {len(first)} events, {len(events) - len(first)} republished by the relay")
 
 
 async def test_login_answers_whatever_the_snapshot_link_does(service_factory, kafka: str) -> None:
