@@ -78,7 +78,8 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
             # statement. Without them a partitioned database (no RST, no FIN) holds a connection, and the relay
             # or a consumer using it, for as long as TCP keeps retransmitting: a quarter of an hour.
             options["connect_args"] = {"timeout": 5, "command_timeout": 10}
-        return create_async_engine(url, **{**options, **kwargs})
+        connect_args = {**options.pop("connect_args", {}), **kwargs.pop("connect_args", {})}  # the caller's added
+        return create_async_engine(url, connect_args=connect_args, **{**options, **kwargs})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 10, "factory": RollbackOnClose}, **kwargs)
