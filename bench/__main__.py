@@ -1,5 +1,5 @@
-"""`python -m bench [--short|--long] [--only a,b,e,memory] [--out DIR]`: start the system (Kafka is reused
-at KAFKA_BOOTSTRAP_SERVERS, or started), run the benchmarks, print their figures and ratios, and write
+"""`python -m bench [--short|--long] [--only a,b,e,memory] [--soak SECONDS] [--out DIR]`: start the system
+(Kafka is reused at KAFKA_BOOTSTRAP_SERVERS, or started), run the benchmarks, print their figures and ratios, and write
 DIR/bench.md (a markdown table) and DIR/bench.json (figures, every measured window, the machine).
 Figures, never verdicts: nothing here asserts a speed."""
 
@@ -29,6 +29,7 @@ TITLES = {
     "c": "(c) Freshness: a deposit's commit to its visibility through ListMyAccounts (min_sequence)",
     "e": "(e) REST through Envoy vs direct gRPC (ListMyAccounts)",
     "memory": "Memory: RSS of each process after the load",
+    "soak": "Soak: a steady mixed load, p99 drift and RSS growth from the first window to the last",
 }
 
 
@@ -38,6 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     length.add_argument("--short", action="store_true", help="seconds: a smoke run (CI), figures are noise")
     length.add_argument("--long", action="store_true", help="the README's figures: 5 pairs of 15 s windows")
     parser.add_argument("--only", default=",".join(ALL), help=f"a comma list of {', '.join(ALL)}")
+    parser.add_argument("--soak", type=float, default=0, metavar="SECONDS", help="then a soak this long (1800: 30 min)")
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "reports", help="where bench.md/json go")
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
@@ -109,7 +111,7 @@ def printable(key: str, section: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-async def measure(system: System, mode: scenarios.Mode, only: list[str]) -> dict[str, Any]:
+async def measure(system: System, mode: scenarios.Mode, only: list[str], soak: float = 0) -> dict[str, Any]:
     sections: dict[str, Any] = {}
     if "a" in only:
         sections["a"] = await scenarios.login(system, mode)
@@ -126,6 +128,9 @@ async def measure(system: System, mode: scenarios.Mode, only: list[str]) -> dict
     if "memory" in only:
         sections["memory"] = scenarios.memory(system)
         print(printable("memory", sections["memory"]), flush=True)
+    if soak:
+        sections["soak"] = await scenarios.soak(system, soak)
+        print(printable("soak", sections["soak"]), flush=True)
     return sections
 
 
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             system.start()
             print(f"system up in {system.startup_seconds:.1f} s {system.phases} ({mode.name} mode)", flush=True)
             measuring = time.monotonic()
-            sections = asyncio.run(measure(system, mode, args.only))
+            sections = asyncio.run(measure(system, mode, args.only, args.soak))
             measure_seconds = time.monotonic() - measuring
         finally:
             system.stop()

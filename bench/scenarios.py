@@ -417,3 +417,50 @@ def memory(system: System) -> dict[str, Any]:
     if system.envoy is not None:
         figures["envoy_rss_mib"] = round(rss_kib(system.envoy.pid) / 1024, 1)
     return {"figures": figures, "windows": {}}
+
+
+# --------------------------------------------------------------------------------------------------- soak
+SOAK_RATE = 20.0  # calls a second: nine ListMyAccounts, then a login (cheap profile), over and over
+
+
+async def soak(system: System, seconds: float, windows: int = 10) -> dict[str, Any]:
+    """A steady mixed load in open loop (fixed arrival times, so every window's latency is comparable) for
+    `seconds`, cut in `windows` windows; after each, every process's RSS. Figures: p99 of the first and the
+    last window and their ratio (drift), each process's RSS growth from the first window to the last, errors."""
+    seeded, member = system.seeded["cheap"], system.members["cheap"]
+    view_channel, view_rpc = view_call(system.procs["my_accounts"].address, seeded.access_token)
+    login_channel = grpc.aio.insecure_channel(member.address)
+    stub = member_service_pb2_grpc.MemberServiceStub(login_channel)
+    request = member_service_pb2.LoginRequest(banking_id=seeded.banking_id, password=seeded.password)
+    calls = 0
+
+    async def mixed() -> None:
+        nonlocal calls
+        calls += 1
+        if calls % 10 == 0:
+            await stub.Login(request, timeout=10)
+        else:
+            await view_rpc()
+
+    processes = [*system.python_services(), *([system.envoy] if system.envoy is not None else [])]
+    rows: list[tuple[Result, dict[str, int]]] = []
+    try:
+        for _ in range(windows):
+            result = await open_loop(mixed, SOAK_RATE, seconds / windows, [p.pid for p in processes], 10.0)
+            rows.append((result, {p.name: rss_kib(p.pid) for p in processes}))
+    finally:
+        await view_channel.close()
+        await login_channel.close()
+    (first, rss_first), (last, rss_last) = rows[0], rows[-1]
+    figures: dict[str, Any] = {
+        "seconds": seconds,
+        "rate_per_s": SOAK_RATE,
+        "windows": windows,
+        "p99_first_window_ms": r3(first.p(99)),
+        "p99_last_window_ms": r3(last.p(99)),
+        "p99_drift": r3(last.p(99) / first.p(99)) if first.p(99) else float("nan"),
+        **{f"{n}_rss_growth_percent": r3(100 * (rss_last[n] - rss_first[n]) / rss_first[n]) for n in rss_first},
+        "errors": error_kinds([r for r, _ in rows]),
+    }
+    windows_out = [{"p99_ms": r3(r.p(99)), "ok": r.ok, "errors": r.errors, "rss_kib": rss} for r, rss in rows]
+    return {"figures": figures, "windows": {"soak": windows_out}}

@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime
 
 from adapters.outbound.sqlalchemy import migrate
-from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.my_accounts import SqlViewReader, metadata, view_accounts
 
 
@@ -38,7 +38,7 @@ async def main(rounds: int) -> None:
                         as_of=now,
                     )
                 )
-        reader_engine = create_engine(url, writer=False)
+        reader_engine = create_reader(url)
         reader = SqlViewReader(reader_engine)
         session, member = str(uuid.uuid4()), str(uuid.uuid4())
 
@@ -58,7 +58,8 @@ async def main(rounds: int) -> None:
             f"{rounds} ListMyAccounts read sets: "
             f"{1e6 * cpu / rounds:.0f} us CPU, {1e6 * wall / rounds:.0f} us wall each"
         )
-        await reader_engine.dispose()
+        if (disposed := reader_engine.dispose()) is not None:
+            await disposed
         await writer.dispose()
 
 

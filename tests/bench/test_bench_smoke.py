@@ -23,13 +23,14 @@ EXPECTED = {
     "c": ("lag_p50_ms", "lag_p99_ms", "changes_seen", "polls_per_change"),
     "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms"),
     "memory": ("my_accounts_rss_mib", "member_cheap_rss_mib", "envoy_rss_mib"),
+    "soak": ("p99_first_window_ms", "p99_last_window_ms", "p99_drift", "my_accounts_rss_growth_percent"),
 }
 
 
 def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: Path) -> None:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka}
     run = subprocess.run(
-        [sys.executable, "-m", "bench", "--short", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", "--short", "--soak", "10", "--out", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -54,7 +55,9 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
         ratio = figures["a"][profile]["login_ratio"]
         assert {"median", "min", "max", "pairs"} <= set(ratio)
         assert len(ratio["pairs"]) == report["settings"]["pairs"]
-    for key in ("b", "c", "e", "memory"):
+    assert len(report["sections"]["soak"]["windows"]["soak"]) == 10
+    assert figures["soak"]["errors"] == {}
+    for key in ("b", "c", "e", "memory", "soak"):
         for name in EXPECTED[key]:
             assert name in figures[key], (key, name)
     # Every ratio is a number (a window that measured nothing would make it NaN or missing).

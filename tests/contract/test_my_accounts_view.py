@@ -19,7 +19,7 @@ import pytest
 
 from adapters.outbound.redis.my_accounts import ConcurrentProjection, RedisView
 from adapters.outbound.sqlalchemy import my_accounts as tables
-from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.account.model import MAX_BALANCE
 from domain.my_accounts.events import AccountClosed, AccountOpened, BalanceChanged, SessionsRevoked
@@ -54,14 +54,14 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         storage = Storage(create_engine(url), None, tables.inbox, None, clock)
         async with storage.engine.begin() as conn:
             await conn.run_sync(tables.metadata.create_all)
-        reader = create_engine(url, writer=False)
+        reader = create_reader(url)
         yield Harness(
             lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
             tables.SqlViewReader(reader),
             lambda at: tables.mark_caught_up(storage.engine, at),
         )
         await storage.engine.dispose()
-        await reader.dispose()
+        reader.dispose()  # SQLite's reader is synchronous
         return
     async with redis_store(request.getfixturevalue("redis_url")) as view:
         yield Harness(view.unit_of_work, view.reader, view.mark_caught_up)

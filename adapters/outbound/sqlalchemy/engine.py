@@ -33,7 +33,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -57,12 +58,36 @@ class RollbackOnClose(sqlite3.Connection):
         super().close()
 
 
-def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngine:
-    """An engine for `url`. With writer=False (SQLite), for readers that ask one statement at a time: no BEGIN
-    is sent, so each statement is its own read transaction (SQLite's autocommit), which never waits for the
-    writer's lock (WAL lets readers bypass it). Each BEGIN cost four hops to aiosqlite's thread and back, as
-    many as the query itself: ListMyAccounts' four reads took 5.4-7.5 ms of CPU with it, 4.4-4.7 without
-    (`taskset -c 1 python -m bench.view_reads 3000`, three alternated runs each)."""
+def create_reader(url: str) -> AsyncEngine | Engine:
+    """An engine for a read model's queries, one statement at a time. PostgreSQL: the async engine. SQLite: a
+    synchronous engine (the sqlite3 driver itself) used in the event loop's own thread.
+
+    Why: a read of the view is an indexed lookup in a local file, tens of microseconds; through aiosqlite each
+    statement costs four or five hops to the connection's thread and back (cursor, execute, fetch, close, and
+    the rollback when the connection goes back to the pool), and the hops were the read's cost. The four reads
+    of a ListMyAccounts took 5.4-7.5 ms of CPU through aiosqlite with a BEGIN each, 4.4-4.7 without the BEGIN,
+    and ... in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs). Blocking the loop
+    that long is cheaper than leaving it. No BEGIN is sent: each statement is its own read transaction
+    (SQLite's autocommit), which in WAL never waits for the writer; the short busy timeout is for the rare
+    moments a reader must (WAL recovery after a writer's crash), and then the query fails as unavailable
+    instead of holding the loop."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url)
+    engine = sqlalchemy.create_engine(parsed.set(drivername="sqlite+pysqlite"), connect_args={"timeout": 0.2})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # autocommit: no BEGIN, each statement reads on its own
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")  # a reader, whatever a bug might ask of it
+        cursor.close()
+
+    return engine
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url` that a service reads and writes through (units of work, relays, projectors)."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options: dict[str, Any] = {
@@ -95,11 +120,9 @@ def create_engine(url: str, *, writer: bool = True, **kwargs: Any) -> AsyncEngin
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    if writer:
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -1,13 +1,13 @@
 """The my_accounts view in SQL: accounts as last seen, customer standings, revocations, and the projector's
 freshness mark. The projector writes through a unit of work (in the same transaction as the inbox record);
-queries read through SqlViewReader on a separate, non-locking engine."""
+queries read through SqlViewReader on a separate reader engine (engine.create_reader)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, and_, exists, or_, select
+from sqlalchemy import BigInteger, Column, Engine, Executable, MetaData, Row, String, Table, and_, exists, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -147,36 +147,41 @@ async def mark_caught_up(engine: AsyncEngine, at: datetime) -> None:
 
 
 class SqlViewReader:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine  # a reader engine (create_engine(..., writer=False))
+    """The view's queries, one statement each, through a reader engine (engine.create_reader): the async one
+    (PostgreSQL), or SQLite's synchronous one, run in the event loop's thread (why: create_reader)."""
+
+    def __init__(self, engine: AsyncEngine | Engine) -> None:
+        self._engine = engine
+
+    async def _rows(self, query: Executable) -> list[Row[Any]]:
+        if isinstance(self._engine, Engine):
+            with self._engine.connect() as conn:
+                return list(conn.execute(query))
+        async with self._engine.connect() as conn:
+            return list(await conn.execute(query))
 
     async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(view_accounts)
-                .where(
-                    view_accounts.c.customer_id == customer_id, view_accounts.c.status == ViewedAccountStatus.OPEN.value
-                )
-                .order_by(view_accounts.c.account_number)
-            )
-            return [_account(r) for r in rows]
+        rows = await self._rows(
+            select(view_accounts)
+            .where(view_accounts.c.customer_id == customer_id, view_accounts.c.status == ViewedAccountStatus.OPEN.value)
+            .order_by(view_accounts.c.account_number)
+        )
+        return [_account(r) for r in rows]
 
     async def page(self, after: str, limit: int) -> list[ViewedAccount]:
-        async with self._engine.connect() as conn:
-            rows = await conn.execute(
-                select(view_accounts)
-                .where(view_accounts.c.account_number > after)
-                .order_by(view_accounts.c.account_number)
-                .limit(limit)
-            )
-            return [_account(r) for r in rows]
+        rows = await self._rows(
+            select(view_accounts)
+            .where(view_accounts.c.account_number > after)
+            .order_by(view_accounts.c.account_number)
+            .limit(limit)
+        )
+        return [_account(r) for r in rows]
 
     async def standing(self, customer_id: str) -> CustomerStanding | None:
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(customer_standings).where(customer_standings.c.customer_id == customer_id))
-            ).first()
-        return None if row is None else CustomerStanding(row.customer_id, CustomerStatus(row.status), row.version)
+        rows = await self._rows(select(customer_standings).where(customer_standings.c.customer_id == customer_id))
+        return (
+            None if not rows else CustomerStanding(rows[0].customer_id, CustomerStatus(rows[0].status), rows[0].version)
+        )
 
     async def is_revoked(self, session_id: str, member_id: str, issued_at: datetime) -> bool:
         query = select(
@@ -187,13 +192,8 @@ class SqlViewReader:
                 ),
             )
         )
-        async with self._engine.connect() as conn:
-            return bool((await conn.execute(query)).scalar())
+        return bool((await self._rows(query))[0][0])
 
     async def caught_up_at(self) -> datetime | None:
-        async with self._engine.connect() as conn:
-            return (
-                await conn.execute(
-                    select(projection_status.c.caught_up_at).where(projection_status.c.name == PROJECTION)
-                )
-            ).scalar()
+        rows = await self._rows(select(projection_status.c.caught_up_at).where(projection_status.c.name == PROJECTION))
+        return rows[0][0] if rows else None

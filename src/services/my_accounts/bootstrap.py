@@ -16,7 +16,7 @@ from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
 from adapters.outbound.redis.my_accounts import RedisView
 from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import my_accounts as tables
-from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.my_accounts.ports import ProjectionUnitOfWork, ViewReader
@@ -40,11 +40,13 @@ class ViewStore:
 
 def sql_store(url: str, clock: Clock) -> ViewStore:
     storage = Storage(create_engine(url), None, tables.inbox, None, clock)
-    reader = create_engine(url, writer=False)  # queries never wait for the projector's transaction
+    reader = create_reader(url)  # queries never wait for the projector's transaction
 
     async def close() -> None:
         await storage.engine.dispose()
-        await reader.dispose()
+        disposed = reader.dispose()
+        if disposed is not None:  # the async engine's
+            await disposed
 
     return ViewStore(
         "sql",
