@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sqlite3
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 
@@ -17,6 +19,7 @@ from bank.account.v1 import account_service_pb2 as account_msgs
 from bank.account.v1 import account_service_pb2_grpc
 from tests.conftest import ServiceProcess, free_port
 from tests.integration.test_member_service import System
+from tests.reliability.checker import Verdict, wait_until_converged
 
 CUSTOMERS, ACCOUNTS_EACH = 10, 10
 
@@ -136,3 +139,18 @@ async def deposit(  # type: ignore[no-untyped-def]
     metadata = [("authorization", f"Bearer {harness.tokens[customer_id]}")]
     await retry_while(stub.Deposit, request, metadata, per_call=per_call)
     harness.deposited[number] = harness.deposited.get(number, 0) + amount
+
+
+async def converged(tmp_path: Path) -> Verdict:
+    """The checker on the account service's and the view's SQLite files, waiting up to 30 s to converge."""
+    source, view = tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
+    return await asyncio.to_thread(wait_until_converged, source, view, 30.0)
+
+
+def source_balances(tmp_path: Path) -> dict[str, int]:
+    """Each account's balance in the account service's own database."""
+    db = sqlite3.connect(tmp_path / "var" / "account.db")
+    try:
+        return dict(db.execute("select account_number, balance from accounts").fetchall())
+    finally:
+        db.close()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sqlite3
 import time
 from pathlib import Path
 
@@ -21,8 +20,8 @@ import pytest
 
 from bank.account.v1 import account_service_pb2_grpc
 from tests.integration.kafka_tools import read_records
-from tests.reliability.checker import redeliveries, wait_until_converged
-from tests.reliability.harness import Harness, deposit, start_with_accounts
+from tests.reliability.checker import redeliveries
+from tests.reliability.harness import Harness, converged, deposit, source_balances, start_with_accounts
 from tests.reliability.report import record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -77,13 +76,10 @@ async def test_nothing_lost_nothing_doubled_under_kills(
         started = time.monotonic()
         await drive(harness, rng)
         load_seconds = time.monotonic() - started
-        source, view = tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
-        verdict = await asyncio.to_thread(wait_until_converged, source, view, 30.0)
+        verdict = await converged(tmp_path)
     finally:
         harness.stop_all()
-    db = sqlite3.connect(source)
-    balances = dict(db.execute("select account_number, balance from accounts").fetchall())
-    db.close()
+    balances = source_balances(tmp_path)
     records = []
     for customer_id in harness.tokens:
         found = read_records(kafka, topic_prefix + "bank.account.events.v1", customer_id, 0, timeout=2)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import sqlite3
 import time
 from pathlib import Path
 
@@ -21,8 +20,7 @@ import grpc
 import pytest
 
 from bank.account.v1 import account_service_pb2_grpc
-from tests.reliability.checker import wait_until_converged
-from tests.reliability.harness import deposit, start_with_accounts
+from tests.reliability.harness import converged, deposit, source_balances, start_with_accounts
 from tests.reliability.report import record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -71,13 +69,10 @@ async def test_a_frozen_account_service_serves_again_when_it_resumes(
             clients = [asyncio.create_task(client(c)) for c in range(CLIENTS)]
             recoveries = await freeze()
             failures = [o for o in await asyncio.gather(*clients, return_exceptions=True) if o is not None]
-        source, view = tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
-        verdict = await asyncio.to_thread(wait_until_converged, source, view, 30.0)
+        verdict = await converged(tmp_path)
     finally:
         harness.stop_all()
-    db = sqlite3.connect(source)
-    balances = dict(db.execute("select account_number, balance from accounts").fetchall())
-    db.close()
+    balances = source_balances(tmp_path)
     record(
         f"Freeze: account service SIGSTOPped {len(recoveries)} times for {FREEZE_SECONDS:g}s under {CLIENTS} clients "
         f"({DEADLINE:g} s deadlines); {BETWEEN} more deposits within {max(recoveries):.1f}s of each resume; "
