@@ -114,21 +114,26 @@ def printable(key: str, section: dict[str, Any]) -> str:
 async def measure(system: System, mode: scenarios.Mode, only: list[str], soak: float = 0) -> dict[str, Any]:
     sections: dict[str, Any] = {}
     if "a" in only:
+        await system.fresh_tokens()
         sections["a"] = await scenarios.login(system, mode)
         print(printable("a", sections["a"]), flush=True)
     if "b" in only:
+        await system.fresh_tokens()
         sections["b"] = await scenarios.view(system, mode)
         print(printable("b", sections["b"]), flush=True)
     if "c" in only:
+        await system.fresh_tokens()
         sections["c"] = await scenarios.freshness(system, mode)
         print(printable("c", sections["c"]), flush=True)
     if "e" in only:
+        await system.fresh_tokens()
         sections["e"] = await scenarios.rest_vs_grpc(system, mode)
         print(printable("e", sections["e"]), flush=True)
     if "memory" in only:
         sections["memory"] = scenarios.memory(system)
         print(printable("memory", sections["memory"]), flush=True)
     if soak:
+        await system.fresh_tokens()
         sections["soak"] = await scenarios.soak(system, soak)
         print(printable("soak", sections["soak"]), flush=True)
     return sections

@@ -228,13 +228,14 @@ async def view(system: System, mode: Mode) -> dict[str, Any]:
             mode.settle,
         )
         hello_max = ratio([(b.rate, 1.0) for _, b in pairs]).median
+        view_max = ratio([(a.rate, 1.0) for a, _ in pairs]).median
         opens = {}
-        for share in (50, 80):
-            rate = max(1.0, hello_max * share / 100)
+        for share in (50, 80):  # each at this share of its own maximum: the same utilization, not the same rate
+            view_rate, hello_rate = max(1.0, view_max * share / 100), max(1.0, hello_max * share / 100)
             opens[share] = await ab_pairs(
                 1,
-                lambda rate=rate: open_loop(view_rpc, rate, mode.seconds, [service.pid], mode.open_timeout),
-                lambda rate=rate: open_loop(hello_rpc, rate, mode.seconds, [hello.pid], mode.open_timeout),
+                lambda r=view_rate: open_loop(view_rpc, r, mode.seconds, [service.pid], mode.open_timeout),
+                lambda r=hello_rate: open_loop(hello_rpc, r, mode.seconds, [hello.pid], mode.open_timeout),
                 quiet,
                 mode.settle,
             )
@@ -258,7 +259,8 @@ async def view(system: System, mode: Mode) -> dict[str, Any]:
         "c1_hello_p99_ms": r3(h1.p(99)),
     }
     for share, [(v, h)] in opens.items():
-        figures[f"open{share}_rate"] = r3(v.load)
+        figures[f"open{share}_view_rate"] = r3(v.load)
+        figures[f"open{share}_hello_rate"] = r3(h.load)
         figures[f"open{share}_view_p50_ms"] = r3(v.p(50))
         figures[f"open{share}_view_p99_ms"] = r3(v.p(99))
         figures[f"open{share}_hello_p50_ms"] = r3(h.p(50))

@@ -346,6 +346,17 @@ class System:
                 await asyncio.sleep(0.1)
         self.seeded[profile] = seeded
 
+    async def fresh_tokens(self) -> None:
+        """Log each seeded member in again: a long run outlives an access token (15 minutes at most), and a
+        section measured with an expired one measures refusals."""
+        for profile, seeded in self.seeded.items():
+            async with grpc.aio.insecure_channel(self.members[profile].address) as channel:
+                login = await member_service_pb2_grpc.MemberServiceStub(channel).Login(
+                    member_service_pb2.LoginRequest(banking_id=seeded.banking_id, password=seeded.password),
+                    timeout=TIMEOUT,
+                )
+            seeded.access_token = login.access_token
+
     # ---------------------------------------------------------------------------------------------- pinning
     def pin_only(self, *subjects: Proc) -> None:
         """The subjects on the server core, every other process of the system off it."""

@@ -66,7 +66,7 @@ def create_reader(url: str) -> AsyncEngine | Engine:
     statement costs four or five hops to the connection's thread and back (cursor, execute, fetch, close, and
     the rollback when the connection goes back to the pool), and the hops were the read's cost. The four reads
     of a ListMyAccounts took 5.4-7.5 ms of CPU through aiosqlite with a BEGIN each, 4.4-4.7 without the BEGIN,
-    and ... in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs). Blocking the loop
+    and 1.3-1.5 ms in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs). Blocking the loop
     that long is cheaper than leaving it. No BEGIN is sent: each statement is its own read transaction
     (SQLite's autocommit), which in WAL never waits for the writer; the short busy timeout is for the rare
     moments a reader must (WAL recovery after a writer's crash), and then the query fails as unavailable
