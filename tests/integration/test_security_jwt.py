@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -293,6 +294,32 @@ def test_jwks_holds_public_keys_only_and_verifies_tokens(service: JwtTokenServic
     assert verifier.verify(token, NOW).member_id == MEMBER.member_id
     with pytest.raises(InvalidToken):
         JwksTokenVerifier(jwks, issuer=ISSUER, audience="my-accounts").verify(token, NOW)
+
+
+def test_a_checked_token_is_kept_but_its_times_and_keys_still_count(
+    service: JwtTokenService, keys: SigningKeys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = JwksTokenVerifier(keys.jwks(), issuer=ISSUER, audience=AUDIENCE)
+    token = service.issue_access_token(MEMBER, SESSION, NOW).token  # type: ignore[arg-type]
+    decoded = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decoded.append(1) or real_decode(*a, **k))
+    for second in range(0, 300, 30):
+        assert verifier.verify(token, NOW + timedelta(seconds=second)).session_id == SESSION.session_id
+    assert len(decoded) == 1  # the signature was checked once, the times on every call
+    with pytest.raises(InvalidToken):
+        verifier.verify(token, NOW + timedelta(seconds=305))  # expired, though kept
+    with pytest.raises(InvalidToken):
+        verifier.verify(token, NOW - timedelta(seconds=6))  # not yet valid, though kept
+    other = load_or_create_signing_keys(tmp_path / "other")
+    with pytest.raises(InvalidToken):
+        verifier.with_jwks(other.jwks()).verify(token, NOW)  # a new key set starts from nothing
+    before = len(decoded)
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for _ in range(2):  # a refusal is never kept: both attempts are verified, and refused
+        with pytest.raises(InvalidToken):
+            verifier.verify(forged, NOW)
+    assert len(decoded) == before + 2
 
 
 @pytest.mark.parametrize(

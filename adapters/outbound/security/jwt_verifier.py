@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar, overload
 
 import jwt
@@ -34,6 +36,7 @@ ALGORITHM = "ES256"
 ACCESS_JWT_TYP = "at+jwt"  # RFC 9068 §2.1: the header typ of a JWT access token
 MAX_TOKEN_CHARS = 4096
 MAX_LEEWAY_SECONDS = 5
+CHECKED_TOKENS = 4096  # verified tokens kept per verifier: some 6 MB at most
 _HEADER_NAMES = frozenset({"alg", "typ", "kid"})
 _COMMON_STRING_CLAIMS = ("sub", "jti")
 _TIME_CLAIMS = ("iat", "nbf", "exp")
@@ -126,6 +129,12 @@ class JwksTokenVerifier(Generic[T]):
         self.max_lifetime_seconds = max_lifetime_seconds
         self.profile: TokenProfile[T] = profile
         self._keys = public_keys_from_jwks(jwks)
+        # Tokens whose signature and time-independent claims passed, kept so that a client presenting the
+        # same token again (each call of a session does) costs a dictionary lookup, not an ECDSA verification
+        # and a JSON parse (0.6 of the 3.9 ms of CPU of a ListMyAccounts). Only what passed is kept, and
+        # the time checks run on every call; the keys are per verifier, so a new key set (with_jwks) starts
+        # empty. Bounded, least recently used first out.
+        self._checked = functools.lru_cache(maxsize=CHECKED_TOKENS)(self._checked_claims)
 
     @property
     def kids(self) -> frozenset[str]:
@@ -155,6 +164,12 @@ class JwksTokenVerifier(Generic[T]):
     def _verify(self, token: str, now: float) -> T:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
             raise InvalidToken()
+        claims = self._checked(token)
+        self._check_times(claims, now)
+        return self.profile.result(claims)
+
+    def _checked_claims(self, token: str) -> Mapping[str, Any]:
+        """The claims of a token whose header, signature and claims pass every check but the clock's."""
         header = jwt.get_unverified_header(token)
         kid = header.get("kid")
         if (
@@ -180,22 +195,21 @@ class JwksTokenVerifier(Generic[T]):
                 "verify_iat": False,
             },
         )
-        self._check_claims(claims, now)
-        return self.profile.result(claims)
-
-    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         if not all(isinstance(claims[name], str) and claims[name] for name in self.profile.all_string_claims):
             raise InvalidToken()
         # bool is an int in Python; `true` is not a time.
-        iat, nbf, exp = (claims[name] for name in ("iat", "nbf", "exp"))
+        iat, nbf, exp = (claims[name] for name in _TIME_CLAIMS)
         if not all(isinstance(value, int) and not isinstance(value, bool) for value in (iat, nbf, exp)):
             raise InvalidToken()
-        leeway = self.leeway_seconds
         if not 0 < exp - iat <= self.max_lifetime_seconds:
             raise InvalidToken()
-        if now >= exp + leeway or nbf > now + leeway or iat > now + leeway:
-            raise InvalidToken()
         if not self.profile.valid(claims):
+            raise InvalidToken()
+        return MappingProxyType(claims)  # shared by every later call with this token: read-only
+
+    def _check_times(self, claims: Mapping[str, Any], now: float) -> None:
+        leeway = self.leeway_seconds
+        if now >= claims["exp"] + leeway or claims["nbf"] > now + leeway or claims["iat"] > now + leeway:
             raise InvalidToken()
 
 

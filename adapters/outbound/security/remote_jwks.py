@@ -45,6 +45,7 @@ class RemoteJwksVerifier:
         self._issuer, self._audience = issuer, audience
         self._refresh_seconds, self._min_refresh = refresh_seconds, min_refresh_seconds
         self._verifier: JwksTokenVerifier | None = None
+        self._jwks: dict[str, Any] | None = None
         self._last_fetch = 0.0
         self._wanted = asyncio.Event()
 
@@ -55,7 +56,9 @@ class RemoteJwksVerifier:
     async def load(self) -> None:
         """Fetch the keys once (raises if the member service cannot be reached)."""
         jwks = await asyncio.to_thread(fetch_jwks, self._url)
-        self._verifier = JwksTokenVerifier(jwks, issuer=self._issuer, audience=self._audience)
+        if jwks != self._jwks:  # the same keys keep their verifier, and with it the tokens it has checked
+            self._verifier = JwksTokenVerifier(jwks, issuer=self._issuer, audience=self._audience)
+            self._jwks = jwks
         self._last_fetch = time.monotonic()
 
     def verify(self, token: str, now: datetime) -> AccessClaims:

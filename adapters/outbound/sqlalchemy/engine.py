@@ -65,7 +65,7 @@ def create_reader(url: str) -> AsyncEngine | Engine:
     Why: a read of the view is an indexed lookup in a local file, tens of microseconds; through aiosqlite each
     statement costs four or five hops to the connection's thread and back (cursor, execute, fetch, close, and
     the rollback when the connection goes back to the pool), and the hops were the read's cost. The four reads
-    of a ListMyAccounts took 5.4-7.5 ms of CPU through aiosqlite with a BEGIN each, 4.4-4.7 without the BEGIN,
+    of a ListMyAccounts took 5.4-7.5 ms of CPU through aiosqlite with a BEGIN each, 4.4-4.9 without the BEGIN,
     and 1.3-1.5 ms in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs). Blocking the loop
     that long is cheaper than leaving it. No BEGIN is sent: each statement is its own read transaction
     (SQLite's autocommit), which in WAL never waits for the writer; the short busy timeout is for the rare
