@@ -22,13 +22,15 @@ from bench import scenarios
 from bench.method import CLIENT_CPUS, StealMeter, machine_info
 from bench.system import ROOT, System
 
-ALL = ("a", "b", "c", "e", "memory")
+ALL = ("a", "b", "c", "e", "memory", "d", "scale")
 TITLES = {
     "a": "(a) Login vs the raw hash rate (same hasher, pool, core)",
     "b": "(b) ListMyAccounts vs a grpc.aio hello world (same RPC, client, core)",
     "c": "(c) Freshness: a deposit's commit to its visibility through ListMyAccounts (min_sequence)",
     "e": "(e) REST through Envoy vs direct gRPC (ListMyAccounts)",
     "memory": "Memory: RSS of each process after the load",
+    "scale": "Scale-out: ListMyAccounts from one my_accounts replica vs two (one per core, the client on both)",
+    "d": "(d) kill -9 of the my_accounts service (and its projector): restart to SERVING and to events applied",
     "soak": "Soak: a steady mixed load, p99 drift and RSS growth from the first window to the last",
 }
 
@@ -132,6 +134,14 @@ async def measure(system: System, mode: scenarios.Mode, only: list[str], soak: f
     if "memory" in only:
         sections["memory"] = scenarios.memory(system)
         print(printable("memory", sections["memory"]), flush=True)
+    if "d" in only:  # after memory: it replaces the view's process
+        await system.fresh_tokens()
+        sections["d"] = await scenarios.takeover(system, mode)
+        print(printable("d", sections["d"]), flush=True)
+    if "scale" in only:  # after (d): a second replica would hold partitions through its kills
+        await system.fresh_tokens()
+        sections["scale"] = await scenarios.scale_out(system, mode)
+        print(printable("scale", sections["scale"]), flush=True)
     if soak:
         await system.fresh_tokens()
         sections["soak"] = await scenarios.soak(system, soak)

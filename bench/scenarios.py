@@ -5,7 +5,9 @@ and its raw windows (for bench.json)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import os
 import subprocess
 import sys
 import time
@@ -16,11 +18,14 @@ from typing import Any
 
 import grpc
 import httpx
+from confluent_kafka.admin import AdminClient
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bank.account.v1 import account_service_pb2, account_service_pb2_grpc
 from bank.member.v1 import member_service_pb2, member_service_pb2_grpc
 from bank.my_accounts.v1 import my_accounts_service_pb2, my_accounts_service_pb2_grpc
 from bench.method import (
+    CLIENT_CPUS,
     SERVER_CPUS,
     Result,
     ab_pairs,
@@ -29,6 +34,7 @@ from bench.method import (
     error_kinds,
     open_loop,
     percentile,
+    pin,
     prime,
     quiesce,
     ratio,
@@ -411,6 +417,177 @@ async def freshness(system: System, mode: Mode) -> dict[str, Any]:
         "errors": {**deposit_errors, **result.error_kinds},
     }
     return {"figures": figures, "windows": {"lags_ms": [round(v, 3) for v in lags]}}
+
+
+# ---------------------------------------------------------------------------------------------------- (d)
+TAKEOVER_ROUNDS = {"short": 1, "default": 2, "long": 5}
+
+
+async def takeover(system: System, mode: Mode) -> dict[str, Any]:
+    """kill -9 of the my_accounts service (its API and its projector are one process), one deposit on each of
+    the member's accounts while it is down, then a restart. Per round: seconds from the restart to SERVING (the
+    process's start time: the baseline) and to the first and the last of those deposits visible through
+    ListMyAccounts (`min_sequence_reached`). The service has a group.instance.id (static membership, as a
+    StatefulSet's replica would), so its partitions come back without waiting for the dead member's session
+    to expire; a last round restarts it under another instance id, which shows that wait. Then every
+    account's balance and sequence in the view must equal the account service's: nothing lost, nothing applied
+    twice (balances are absolute, so a double apply shows as a sequence ahead of the source)."""
+    service = system.procs["my_accounts"]
+    seeded = system.seeded["cheap"]
+    bearer = (("authorization", f"Bearer {seeded.access_token}"),)
+    rounds: list[dict[str, Any]] = []
+    plan = [("static", service.env)] * TAKEOVER_ROUNDS[mode.name]
+    plan.append(
+        ("new instance id", {**service.env, "MY_ACCOUNTS_KAFKA_GROUP_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}"})
+    )
+    async with grpc.aio.insecure_channel(system.procs["account"].address) as account_channel:
+        accounts = account_service_pb2_grpc.AccountServiceStub(account_channel)
+        for kind, env in plan:
+            system.pin_only(service)
+            await quiesce([service.pid], mode.settle)
+            assert service.process is not None
+            service.process.kill()  # SIGKILL: no drain, no commit of anything in flight
+            service.process.wait(timeout=10)
+            made: list[tuple[str, int]] = []
+            for number in seeded.account_numbers:
+                answer = await accounts.Deposit(
+                    account_service_pb2.DepositRequest(
+                        account_number=number, amount=1, idempotency_key=f"bench-takeover-{uuid.uuid4().hex}"
+                    ),
+                    metadata=bearer,
+                    timeout=10,
+                )
+                made.append((number, answer.account.sequence))
+            service.env = env
+            began = time.perf_counter()
+            service.start(SERVER_CPUS)
+            rounds.append({"kind": kind, **await _watch_restart(service.address, bearer, made, began)})
+    view = await _listed(service.address, bearer)
+    source: dict[str, tuple[int, int]] = {}
+    async with grpc.aio.insecure_channel(system.procs["account"].address) as account_channel:
+        accounts = account_service_pb2_grpc.AccountServiceStub(account_channel)
+        for number in seeded.account_numbers:
+            got = await accounts.GetAccount(
+                account_service_pb2.GetAccountRequest(account_number=number), metadata=bearer, timeout=10
+            )
+            source[number] = (got.account.balance, got.account.sequence)
+    static = [r for r in rounds if r["kind"] == "static"]
+    figures: dict[str, Any] = {
+        "rounds_static": len(static),
+        "start_to_serving_s_median": r3(percentile(sorted(r["serving_s"] for r in static), 50)),
+        "start_to_first_applied_s_median": r3(percentile(sorted(r["first_applied_s"] for r in static), 50)),
+        "start_to_first_applied_s_max": r3(max(r["first_applied_s"] for r in static)),
+        "serving_to_first_applied_s_max": r3(max(r["first_applied_s"] - r["serving_s"] for r in static)),
+        "start_to_all_applied_s_max": r3(max(r["all_applied_s"] for r in static)),
+        "new_instance_id_first_applied_s": r3(rounds[-1]["first_applied_s"]),
+        "session_timeout_ms": int(service.env.get("KAFKA_SESSION_TIMEOUT_MS", "6000")),
+        "view_equals_source": view == source,
+    }
+    return {"figures": figures, "windows": {"rounds": rounds, "view": view, "source": source}}
+
+
+async def _watch_restart(
+    address: str, bearer: tuple[tuple[str, str], ...], made: list[tuple[str, int]], began: float
+) -> dict[str, float]:
+    """Poll a restarted view every 5 ms: when it is SERVING, and when each of `made` (account, sequence) shows."""
+    seen: dict[str, float] = {}
+    serving = float("nan")
+    async with grpc.aio.insecure_channel(address) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(channel)
+        while len(seen) < len(made) and time.perf_counter() - began < 120:
+            try:
+                if serving != serving:  # NaN: not yet
+                    status = (await health.Check(health_pb2.HealthCheckRequest(), timeout=1)).status
+                    if status == health_pb2.HealthCheckResponse.SERVING:
+                        serving = time.perf_counter() - began
+                for number, sequence in made:
+                    if number not in seen:
+                        request = my_accounts_service_pb2.ListMyAccountsRequest(
+                            account_number=number, min_sequence=sequence
+                        )
+                        if (await view.ListMyAccounts(request, metadata=bearer, timeout=1)).min_sequence_reached:
+                            seen[number] = time.perf_counter() - began
+            except grpc.aio.AioRpcError:
+                pass  # not listening yet, or not serving yet
+            await asyncio.sleep(0.005)
+    times = sorted(seen.values())
+    return {
+        "serving_s": serving,
+        "first_applied_s": times[0] if times else float("nan"),
+        "all_applied_s": times[-1] if len(times) == len(made) else float("nan"),
+    }
+
+
+async def _listed(address: str, bearer: tuple[tuple[str, str], ...]) -> dict[str, tuple[int, int]]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(channel)
+        listed = await view.ListMyAccounts(my_accounts_service_pb2.ListMyAccountsRequest(), metadata=bearer, timeout=10)
+    return {a.account_number: (a.balance, a.sequence) for a in listed.accounts}
+
+
+# ---------------------------------------------------------------------------------------------- scale-out
+async def scale_out(system: System, mode: Mode) -> dict[str, Any]:
+    """ListMyAccounts at saturation from one my_accounts replica (on the server core) and from two (one per
+    core), alternated in pairs. A second replica takes the second core, so here the load generator shares both
+    cores with the replicas (it is pinned to one core everywhere else): this is the machine's throughput with
+    two replicas, client included, not a per-core figure. The replicas share the view database and consumer
+    group: how the topics' partitions were split between them is reported beside the figures (a replica
+    beyond the partition count would project nothing; queries are served by all of them alike)."""
+    first = system.procs["my_accounts"]
+    second = system.add_view_replica()
+    token = system.seeded["cheap"].access_token
+    both_cpus = SERVER_CPUS | CLIENT_CPUS
+    channel_1, call_1 = view_call(first.address, token)
+    channel_2, call_2 = view_call(second.address, token)
+    turn = itertools.cycle([call_1, call_2])
+
+    async def either() -> None:
+        await next(turn)()
+
+    try:
+        system.pin_only(first)
+        pin(second.pid, CLIENT_CPUS)
+        pin(os.getpid(), both_cpus)  # the load generator: on both cores for this section
+        c = mode.view_concurrency
+        await prime(call_1, c)
+        await prime(call_2, c)
+        pids = [first.pid, second.pid]
+        pairs = await ab_pairs(
+            mode.pairs,
+            lambda: closed_loop(call_1, c, mode.seconds, pids, mode.warmup),
+            lambda: closed_loop(either, 2 * c, mode.seconds, pids, mode.warmup),
+            pids,
+            mode.settle,
+        )
+        split = await asyncio.to_thread(
+            partition_split, system.kafka.bootstrap, first.env["MY_ACCOUNTS_KAFKA_GROUP_ID"]
+        )
+    finally:
+        pin(os.getpid(), CLIENT_CPUS)
+        await channel_1.close()
+        await channel_2.close()
+    figures: dict[str, Any] = {
+        "one_replica_qps": r3(ratio([(a.rate, 1.0) for a, _ in pairs]).median),
+        "two_replicas_qps": r3(ratio([(b.rate, 1.0) for _, b in pairs]).median),
+        "scale_ratio": ratio([(b.rate, a.rate) for a, b in pairs]).summary(),
+        "cpu_us_per_rpc_one": r3(ratio([(a.cpu_us_per_op, 1.0) for a, _ in pairs]).median),
+        "cpu_us_per_rpc_two": r3(ratio([(b.cpu_us_per_op, 1.0) for _, b in pairs]).median),
+        "partitions_per_replica": sorted(split.values()),
+        "errors": error_kinds([r for pair in pairs for r in pair]),
+    }
+    return {"figures": figures, "windows": {"pairs_one_vs_two": windows(pairs), "assignment": split}}
+
+
+def partition_split(bootstrap: str, group_id: str) -> dict[str, int]:
+    """Partitions assigned to each member of a consumer group (by client host and member id)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    [future] = admin.describe_consumer_groups([group_id], request_timeout=10).values()
+    group = future.result(timeout=15)
+    return {
+        f"{m.group_instance_id or m.member_id}": len(m.assignment.topic_partitions) if m.assignment else 0
+        for m in group.members
+    }
 
 
 # ------------------------------------------------------------------------------------------------- memory

@@ -184,6 +184,23 @@ class System:
         self.procs[label] = proc
         return proc
 
+    def add_view_replica(self) -> Proc:
+        """A second my_accounts replica, as a scaled-out deployment runs it: the same view database and consumer
+        group (the replicas share the topics' partitions), its own ports and group.instance.id. SERVING on return."""
+        first = self.procs["my_accounts"]
+        replica = self._service(
+            "my_accounts",
+            "my_accounts_2",
+            MEMBER_JWKS_URL=first.env["MEMBER_JWKS_URL"],
+            MY_ACCOUNTS_INTERNAL_PORT=str(free_port()),
+            MY_ACCOUNTS_DATABASE_URL=f"sqlite+aiosqlite:///{self.var_dir / 'my_accounts' / 'my_accounts.db'}",
+            MY_ACCOUNTS_KAFKA_GROUP_ID=first.env["MY_ACCOUNTS_KAFKA_GROUP_ID"],
+            MY_ACCOUNTS_KAFKA_GROUP_INSTANCE_ID=f"bench-my-accounts-{uuid.uuid4().hex[:6]}",
+        )
+        replica.start(CLIENT_CPUS)
+        wait_serving(replica)
+        return replica
+
     def rest_url(self, label: str) -> str:
         proc = self.procs[label]
         name = "member" if label.startswith("member") else label
@@ -213,7 +230,14 @@ class System:
         jwks = f"{self.rest_url('member_cheap')}/.well-known/jwks.json"
         self._service("customer", "customer")
         self._service("account", "account", MEMBER_JWKS_URL=jwks)
-        self._service("my_accounts", "my_accounts", MEMBER_JWKS_URL=jwks, MY_ACCOUNTS_INTERNAL_PORT=str(internal))
+        self._service(
+            "my_accounts",
+            "my_accounts",
+            MEMBER_JWKS_URL=jwks,
+            MY_ACCOUNTS_INTERNAL_PORT=str(internal),
+            # static membership, as a StatefulSet's replica has: a restart takes its partitions back at once ((d))
+            MY_ACCOUNTS_KAFKA_GROUP_INSTANCE_ID=f"bench-my-accounts-{uuid.uuid4().hex[:6]}",
+        )
         for proc in self.procs.values():
             proc.start()  # setup may use every core; each benchmark then pins (`pin_only`) every thread
         for proc in self.procs.values():

@@ -272,6 +272,17 @@ class _FakeStandings:
             self._pending[standing.customer_id] = standing
 
 
+class FakeMemberLookup:
+    """The MemberLookup port: what the store holds (committed), as a copy nobody else changes."""
+
+    def __init__(self, store: FakeMemberStore) -> None:
+        self._store = store
+
+    async def by_banking_id(self, banking_id: str) -> BankingMember | None:
+        found = next((m for m in self._store.members.values() if m.banking_id == banking_id), None)
+        return copy.deepcopy(found)
+
+
 class FakeMemberUnitOfWork:
     def __init__(self, store: FakeMemberStore) -> None:
         self.store = store

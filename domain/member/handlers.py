@@ -38,6 +38,7 @@ from domain.member.ports import (
     AccessClaims,
     AccountsDirectory,
     AccountsSnapshot,
+    MemberLookup,
     MemberUnitOfWork,
     PasswordHasher,
     Throttle,
@@ -76,6 +77,7 @@ class MemberApplication:
     def __init__(
         self,
         uow: Callable[[], MemberUnitOfWork],
+        members: MemberLookup,
         hasher: PasswordHasher,
         tokens: TokenService,
         throttles: Throttles,
@@ -85,6 +87,7 @@ class MemberApplication:
         policy: LockoutPolicy | None = None,
     ) -> None:
         self._uow = uow
+        self._members = members
         self._hasher = hasher
         self._tokens = tokens
         self._throttles = throttles
@@ -140,8 +143,7 @@ class MemberApplication:
         if password is None:  # empty or over-long: refused without hashing anything
             await self._record_unattributed_failure(LoginFailureReason.MALFORMED)
             raise InvalidCredentials()
-        async with self._uow() as tx:
-            found = await tx.members.by_banking_id(banking_id) if banking_id else None
+        found = await self._members.by_banking_id(banking_id) if banking_id else None
         if found is None:
             await self._hasher.verify_dummy(password)
             await self._record_unattributed_failure(LoginFailureReason.UNKNOWN_BANKING_ID)

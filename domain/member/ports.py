@@ -99,6 +99,13 @@ class AccountsDirectory(Protocol):
         ...
 
 
+class MemberLookup(Protocol):
+    async def by_banking_id(self, banking_id: str) -> BankingMember | None:
+        """By canonical banking id, as last committed: to read only, outside any unit of work (so without
+        taking the database's write lock). Login's first read, before the hash; it reads again to change."""
+        ...
+
+
 class MemberRepository(Protocol):
     async def add(self, member: BankingMember) -> None: ...
 

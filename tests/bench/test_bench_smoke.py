@@ -23,6 +23,7 @@ EXPECTED = {
     "c": ("lag_p50_ms", "lag_p99_ms", "changes_seen", "polls_per_change"),
     "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms"),
     "memory": ("my_accounts_rss_mib", "member_cheap_rss_mib", "envoy_rss_mib"),
+    "d": ("start_to_serving_s_median", "start_to_first_applied_s_max", "serving_to_first_applied_s_max"),
     "soak": ("p99_first_window_ms", "p99_last_window_ms", "p99_drift", "my_accounts_rss_growth_percent"),
 }
 
@@ -57,7 +58,7 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
         assert len(ratio["pairs"]) == report["settings"]["pairs"]
     assert len(report["sections"]["soak"]["windows"]["soak"]) == 10
     assert figures["soak"]["errors"] == {}
-    for key in ("b", "c", "e", "memory", "soak"):
+    for key in ("b", "c", "e", "memory", "d", "soak"):
         for name in EXPECTED[key]:
             assert name in figures[key], (key, name)
     # Every ratio is a number (a window that measured nothing would make it NaN or missing).
@@ -65,9 +66,12 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
         assert math.isfinite(value["median"]) and value["median"] > 0
     assert all(v > 0 for v in figures["memory"].values())
     assert figures["c"]["changes_seen"] > 0
+    # (d): after each kill -9 and restart, every deposit made meanwhile reached the view, once
+    assert figures["d"]["view_equals_source"] is True
+    assert all(math.isfinite(r["all_applied_s"]) for r in report["sections"]["d"]["windows"]["rounds"])
 
     table = (tmp_path / "bench.md").read_text()
     assert table.startswith("# Benchmarks (short mode")
-    for heading in ("## (a)", "## (b)", "## (c)", "## (e)", "## Memory"):
+    for heading in ("## (a)", "## (b)", "## (c)", "## (e)", "## Memory", "## (d)"):
         assert heading in table
     assert "| login_ratio |" in table and "| view_ratio |" in table

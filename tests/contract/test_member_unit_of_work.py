@@ -19,7 +19,8 @@ from sqlalchemy import select
 
 from adapters.outbound.events.member import member_events
 from adapters.outbound.sqlalchemy import member as tables
-from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
+from adapters.outbound.sqlalchemy.engine import create_reader
+from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork, SqlMemberLookup
 from adapters.outbound.sqlalchemy.uow import Storage
 from domain.member.events import LoginFailed, LoginFailureReason, RevocationReason, SessionsRevoked
 from domain.member.lockout import LockoutPolicy
@@ -28,7 +29,7 @@ from domain.member.session import Session
 from domain.shared.errors import AlreadyExists
 from domain.shared.ids import new_id
 from tests.databases import BACKENDS, fresh_engine
-from tests.fakes import FakeClock, FakeMemberStore, FakeMemberUnitOfWork
+from tests.fakes import FakeClock, FakeMemberLookup, FakeMemberStore, FakeMemberUnitOfWork
 
 clock = FakeClock()
 POLICY = LockoutPolicy()
@@ -38,6 +39,7 @@ POLICY = LockoutPolicy()
 class Harness:
     uow: Callable[[], Any]
     outbox_ids: Callable[[], Awaitable[list[str]]]  # event ids committed to the outbox, in order
+    lookup: Any  # the MemberLookup port on the same data
 
 
 @pytest.fixture(params=["fake", *BACKENDS])
@@ -56,7 +58,7 @@ async def _harness(
         async def fake_ids() -> list[str]:
             return [e.event_id for e in store.outbox]
 
-        yield Harness(lambda: FakeMemberUnitOfWork(store), fake_ids)
+        yield Harness(lambda: FakeMemberUnitOfWork(store), fake_ids, FakeMemberLookup(store))
         return
     postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     engine = await stack.enter_async_context(fresh_engine(request.param, tables.metadata, tmp_path, postgres))
@@ -68,7 +70,10 @@ async def _harness(
                 (await conn.execute(select(tables.outbox.c.event_id).order_by(tables.outbox.c.position))).scalars()
             )
 
-    yield Harness(lambda: SqlAlchemyMemberUnitOfWork(storage), sql_ids)
+    # SQLite's reader is its own synchronous engine on the file; PostgreSQL's is the async engine (its schema).
+    reader = engine if postgres else create_reader(str(engine.url))
+    stack.callback(lambda: None if reader is engine else reader.dispose())
+    yield Harness(lambda: SqlAlchemyMemberUnitOfWork(storage), sql_ids, SqlMemberLookup(reader))
 
 
 def a_member(banking_id: str = "alice", customer_id: str | None = None) -> BankingMember:
@@ -129,6 +134,33 @@ async def test_unknown_member_is_none(harness: Harness) -> None:
         assert await tx.members.by_banking_id("nobody") is None
         assert await tx.members.by_banking_id("ALICE") is None  # canonical ids only: callers canonicalize
         assert await tx.members.of_customer(str(uuid.uuid4())) == []
+
+
+async def test_the_lookup_reads_what_is_committed_without_a_unit_of_work(harness: Harness) -> None:
+    member = a_member("alice")
+    async with harness.uow() as tx:
+        await tx.members.add(member)
+        assert await harness.lookup.by_banking_id("alice") is None  # not committed yet
+        await tx.commit()
+    found = await harness.lookup.by_banking_id("alice")
+    assert found is not None
+    assert (found.member_id, found.customer_id, found.password_hash, found.status, found.version) == (
+        member.member_id,
+        member.customer_id,
+        "hash$of-a-password",
+        MemberStatus.NORMAL,
+        1,
+    )
+    assert (found.last_failure_at, found.locked_until, found.enrolled_at) == (None, None, member.enrolled_at)
+    assert found.pending_events == []  # read from storage, not enrolled again
+    assert await harness.lookup.by_banking_id("nobody") is None
+    assert await harness.lookup.by_banking_id("ALICE") is None  # canonical ids only
+    async with harness.uow() as tx:  # a unit of work holding the write lock does not hold the lookup up
+        changed = await tx.members.get(member.member_id)
+        changed.record_failure(LoginFailureReason.WRONG_PASSWORD, POLICY, clock.now())
+        assert (await harness.lookup.by_banking_id("alice")).failed_attempts == 0
+        await tx.commit()
+    assert (await harness.lookup.by_banking_id("alice")).failed_attempts == 1
 
 
 async def test_identity_map_a_change_through_either_lookup_is_committed_once(harness: Harness) -> None:

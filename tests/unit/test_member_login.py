@@ -26,6 +26,7 @@ from tests.fakes import (
     FakeAccountsDirectory,
     FakeClock,
     FakeCommonPasswords,
+    FakeMemberLookup,
     FakeMemberStore,
     FakeMemberUnitOfWork,
     FakePasswordHasher,
@@ -47,6 +48,7 @@ class World:
         self.accounts = FakeAccountsDirectory()
         self.app = MemberApplication(
             lambda: FakeMemberUnitOfWork(self.store),
+            FakeMemberLookup(self.store),
             self.hasher,
             self.tokens,
             Throttles(FakeThrottle(), self.id_throttle),

@@ -57,7 +57,7 @@ class SqlAlchemyAccountRepository(SqlRepository[Account]):
     key = "account_number"
 
     async def get(self, account_number: str) -> Account | None:
-        return await self._one(accounts.c.account_number == account_number)
+        return await self._one("account_number", account_number)
 
     def to_row(self, a: Account) -> dict[str, Any]:
         return {

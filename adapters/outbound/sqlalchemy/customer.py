@@ -33,7 +33,7 @@ class SqlAlchemyCustomerRepository(SqlRepository[Customer]):
     key = "customer_id"
 
     async def get(self, customer_id: str) -> Customer | None:
-        return await self._one(customers.c.customer_id == customer_id)
+        return await self._one("customer_id", customer_id)
 
     def to_row(self, c: Customer) -> dict[str, Any]:
         return {

@@ -5,8 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    insert,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.outbound.sqlalchemy.outbox import inbox_table, outbox_table
 from adapters.outbound.sqlalchemy.repository import SqlRepository
@@ -63,13 +75,13 @@ class SqlAlchemyMemberRepository(SqlRepository[BankingMember]):
     key = "member_id"
 
     async def get(self, member_id: str) -> BankingMember | None:
-        return await self._one(members.c.member_id == member_id)
+        return await self._one("member_id", member_id)
 
     async def by_banking_id(self, banking_id: str) -> BankingMember | None:
-        return await self._one(members.c.banking_id == banking_id)
+        return await self._one("banking_id", banking_id)
 
     async def of_customer(self, customer_id: str) -> list[BankingMember]:
-        return await self._many(members.c.customer_id == customer_id)
+        return await self._many("customer_id", customer_id)
 
     def to_row(self, m: BankingMember) -> dict[str, Any]:
         return {
@@ -87,19 +99,23 @@ class SqlAlchemyMemberRepository(SqlRepository[BankingMember]):
         }
 
     def from_row(self, row: Any) -> BankingMember:
-        return BankingMember(
-            member_id=row["member_id"],
-            customer_id=row["customer_id"],
-            banking_id=row["banking_id"],
-            password_hash=row["password_hash"],
-            status=MemberStatus(row["status"]),
-            failed_attempts=row["failed_attempts"],
-            last_failure_at=row["last_failure_at"],
-            lock_count=row["lock_count"],
-            locked_until=row["locked_until"],
-            enrolled_at=row["enrolled_at"],
-            version=row["version"],
-        )
+        return _member(row)
+
+
+def _member(row: Any) -> BankingMember:
+    return BankingMember(
+        member_id=row["member_id"],
+        customer_id=row["customer_id"],
+        banking_id=row["banking_id"],
+        password_hash=row["password_hash"],
+        status=MemberStatus(row["status"]),
+        failed_attempts=row["failed_attempts"],
+        last_failure_at=row["last_failure_at"],
+        lock_count=row["lock_count"],
+        locked_until=row["locked_until"],
+        enrolled_at=row["enrolled_at"],
+        version=row["version"],
+    )
 
 
 class SqlAlchemySessionRepository(SqlRepository[Session]):
@@ -107,14 +123,15 @@ class SqlAlchemySessionRepository(SqlRepository[Session]):
     key = "session_id"
 
     async def get(self, session_id: str) -> Session | None:
-        return await self._one(sessions.c.session_id == session_id)
+        return await self._one("session_id", session_id)
 
     async def by_refresh_digest(self, digest: str) -> Session | None:
         owner = select(refresh_tokens.c.session_id).where(refresh_tokens.c.digest == digest).scalar_subquery()
-        return await self._one(sessions.c.session_id == owner)
+        found = await self._matching(sessions.c.session_id == owner)
+        return found[0] if found else None
 
     async def active_of_member(self, member_id: str) -> list[Session]:
-        return await self._many(sessions.c.member_id == member_id, sessions.c.revoked_at.is_(None))
+        return await self._matching(sessions.c.member_id == member_id, sessions.c.revoked_at.is_(None))
 
     async def flush(self) -> None:
         await super().flush()
@@ -151,6 +168,26 @@ class SqlAlchemySessionRepository(SqlRepository[Session]):
             revoked_at=row["revoked_at"],
             version=row["version"],
         )
+
+
+_BY_BANKING_ID = select(members).where(members.c.banking_id == bindparam("banking_id"))
+
+
+class SqlMemberLookup:
+    """The MemberLookup port on a reader engine (engine.create_reader): SQLite's synchronous one, in the event
+    loop's thread, or PostgreSQL's async one. No unit of work: no write turn, no BEGIN IMMEDIATE, no lock."""
+
+    def __init__(self, engine: AsyncEngine | Engine) -> None:
+        self._engine = engine
+
+    async def by_banking_id(self, banking_id: str) -> BankingMember | None:
+        if isinstance(self._engine, Engine):
+            with self._engine.connect() as conn:
+                row = conn.execute(_BY_BANKING_ID, {"banking_id": banking_id}).first()
+        else:
+            async with self._engine.connect() as conn:
+                row = (await conn.execute(_BY_BANKING_ID, {"banking_id": banking_id})).first()
+        return None if row is None else _member(row._mapping)
 
 
 class SqlAlchemyMemberUnitOfWork(SqlAlchemyUnitOfWork):

@@ -4,9 +4,11 @@ concurrent change is detected instead of overwritten."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Table, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -19,6 +21,13 @@ A = TypeVar("A", bound=Aggregate)
 class ConcurrentChange(FailedPrecondition):
     def __init__(self) -> None:
         super().__init__("changed by another request at the same time; try again")
+
+
+@functools.cache
+def _select_by(table: Table, column: str) -> Select[Any]:
+    """SELECT ... FOR UPDATE of a table's rows by one column, built once per table and column: building a
+    statement and deriving its cache key on every call cost SQLAlchemy more than running it."""
+    return select(table).where(table.c[column] == bindparam("value")).with_for_update()
 
 
 class SqlRepository(Generic[A]):
@@ -41,12 +50,19 @@ class SqlRepository(Generic[A]):
     async def add(self, aggregate: A) -> None:
         self._added.append(aggregate)
 
-    async def _one(self, *where: ColumnElement[bool]) -> A | None:
-        found = await self._many(*where)
+    async def _one(self, column: str, value: Any) -> A | None:
+        found = await self._many(column, value)
         return found[0] if found else None
 
-    async def _many(self, *where: ColumnElement[bool]) -> list[A]:
-        rows = (await self._conn.execute(select(self.table).where(*where).with_for_update())).all()
+    async def _many(self, column: str, value: Any) -> list[A]:
+        """The aggregates whose `column` equals `value`, locked for this unit of work."""
+        return self._aggregates(await self._conn.execute(_select_by(self.table, column), {"value": value}))
+
+    async def _matching(self, *where: ColumnElement[bool]) -> list[A]:
+        """The aggregates that match `where` (a statement built for this call), locked for this unit of work."""
+        return self._aggregates(await self._conn.execute(select(self.table).where(*where).with_for_update()))
+
+    def _aggregates(self, rows: Iterable[Row[Any]]) -> list[A]:
         result = []
         for row in rows:
             key = row._mapping[self.key]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, MetaData, String, Table, select
+import functools
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, MetaData, Select, String, Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,6 +23,12 @@ def standings_table(metadata: MetaData) -> Table:
     )
 
 
+@functools.cache
+def _select_standing(table: Table) -> Select[Any]:
+    """Built once per table (each service has its own): see repository._select_by."""
+    return select(table).where(table.c.customer_id == bindparam("customer_id"))
+
+
 class SqlAlchemyCustomerStandings:
     """Written directly (no aggregate): an upsert that only ever moves to a newer version."""
 
@@ -27,7 +36,7 @@ class SqlAlchemyCustomerStandings:
         self._conn, self._table = conn, table
 
     async def get(self, customer_id: str) -> CustomerStanding | None:
-        row = (await self._conn.execute(select(self._table).where(self._table.c.customer_id == customer_id))).first()
+        row = (await self._conn.execute(_select_standing(self._table), {"customer_id": customer_id})).first()
         return None if row is None else CustomerStanding(row.customer_id, CustomerStatus(row.status), row.version)
 
     async def put(self, standing: CustomerStanding) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import Producer
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.common.metrics import watch_password_hasher
 from adapters.inbound.grpc.member import member_servicer
@@ -29,7 +31,7 @@ from adapters.outbound.security.jwt_tokens import JwtTokenService
 from adapters.outbound.security.signing_keys import SigningKeys, load_or_create_signing_keys, openid_configuration
 from adapters.outbound.security.throttle import TokenBucketThrottle
 from adapters.outbound.sqlalchemy import member as tables
-from adapters.outbound.sqlalchemy.engine import create_engine
+from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
@@ -52,6 +54,7 @@ from services.runtime.roles import (
 class MemberService:
     settings: MemberSettings
     storage: Storage
+    reader: AsyncEngine | Engine
     app: MemberApplication
     relay: KafkaOutboxRelay
     keys: SigningKeys
@@ -65,6 +68,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     clock = clock or SystemClock()
     common = config.common
     engine = create_engine(common.database_url)
+    reader = create_reader(common.database_url)  # login's first read takes no write lock
     relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
     member_events.initialize()
@@ -93,6 +97,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     )
     app = MemberApplication(
         lambda: SqlAlchemyMemberUnitOfWork(storage),
+        tables.SqlMemberLookup(reader),
         hasher,
         tokens,
         Throttles(
@@ -104,7 +109,7 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
         clock,
         config.lockout,
     )
-    return MemberService(config, storage, app, relay, keys, hasher, accounts, tokens, clock)
+    return MemberService(config, storage, reader, app, relay, keys, hasher, accounts, tokens, clock)
 
 
 async def serve(config: MemberSettings) -> None:
@@ -141,6 +146,9 @@ async def serve(config: MemberSettings) -> None:
     )
     service.hasher.close()
     await service.storage.engine.dispose()
+    disposed = service.reader.dispose()
+    if disposed is not None:  # the async engine's
+        await disposed
     metrics.close()
 
 
