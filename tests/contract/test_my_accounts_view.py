@@ -1,4 +1,5 @@
-"""One suite, every store of the my_accounts view (the fake, SQLAlchemy on SQLite, Redis): what the projector
+"""One suite, every store of the my_accounts view (the fake, SQLite read through its own driver, PostgreSQL,
+Redis): what the projector
 commits through the unit of work is what the ViewReader answers. Only newer changes apply (the store itself
 compares sequences and versions, not only the projector); replays and duplicates change nothing; the inbox
 knows a delivered event once its batch commits and not before; a batch is applied whole or not at all and
@@ -19,8 +20,8 @@ import pytest
 
 from adapters.outbound.redis.my_accounts import ConcurrentProjection, RedisView
 from adapters.outbound.sqlalchemy import my_accounts as tables
-from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.uow import Storage
+from adapters.outbound.sqlite.my_accounts import SqliteViewReader
 from domain.account.model import MAX_BALANCE
 from domain.my_accounts.events import AccountClosed, AccountOpened, BalanceChanged, SessionsRevoked
 from domain.my_accounts.handlers import Projector
@@ -29,6 +30,7 @@ from domain.my_accounts.ports import ViewReader
 from domain.shared.errors import DependencyUnavailable
 from domain.shared.standing import CustomerStanding, CustomerStatus
 from tests.conftest import free_port
+from tests.databases import fresh_engine
 from tests.fakes import FakeClock, FakeView
 
 T0 = datetime(2026, 11, 26, 9, 0, 0, 123_456, tzinfo=UTC)  # microseconds must survive every store
@@ -43,25 +45,26 @@ class Harness:
     mark_caught_up: Callable[[datetime], Awaitable[None]]
 
 
-@pytest.fixture(params=["fake", "sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=["fake", "sqlite", "postgres", pytest.param("redis", marks=pytest.mark.redis)])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
     if request.param == "fake":
         view = FakeView()
         yield Harness(view.uow, view, view.mark_caught_up)
         return
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/my_accounts.db"
-        storage = Storage(create_engine(url), None, tables.inbox, None, clock)
-        async with storage.engine.begin() as conn:
-            await conn.run_sync(tables.metadata.create_all)
-        reader = create_reader(url)
-        yield Harness(
-            lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
-            tables.SqlViewReader(reader),
-            lambda at: tables.mark_caught_up(storage.engine, at),
-        )
-        await storage.engine.dispose()
-        reader.dispose()  # SQLite's reader is synchronous
+    if request.param in ("sqlite", "postgres"):
+        # The service's pairs: SQLite's own driver reads what SQLAlchemy on aiosqlite writes; PostgreSQL is read
+        # and written through SQLAlchemy.
+        postgres = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+        async with fresh_engine(request.param, tables.metadata, tmp_path, postgres) as engine:
+            storage = Storage(engine, None, tables.inbox, None, clock)
+            reader = tables.SqlViewReader(engine) if postgres else SqliteViewReader(tmp_path / "my_accounts.db")
+            yield Harness(
+                lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
+                reader,
+                lambda at: tables.mark_caught_up(storage.engine, at),
+            )
+            if isinstance(reader, SqliteViewReader):
+                reader.close()
         return
     async with redis_store(request.getfixturevalue("redis_url")) as view:
         yield Harness(view.unit_of_work, view.reader, view.mark_caught_up)
@@ -329,3 +332,21 @@ async def test_redis_an_unreachable_server_is_a_dependency_outage() -> None:
                 await tx.inbox.first_delivery("e-1")
     finally:
         await view.close()
+
+
+async def test_sqlite_a_view_that_cannot_be_read_answers_unavailable_and_says_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite's reader: a file it cannot open (here, a directory in its place) is DependencyUnavailable, the
+    log names the error's class only; once the file is there, the next read works."""
+    path = tmp_path / "my_accounts.db"
+    path.mkdir()
+    reader = SqliteViewReader(path)
+    with pytest.raises(DependencyUnavailable) as refused:
+        await reader.accounts_of(str(uuid.uuid4()))
+    assert str(path) not in str(refused.value) and str(path) not in caplog.text
+    assert "OperationalError" in caplog.text and "SELECT" not in caplog.text
+    path.rmdir()
+    async with fresh_engine("sqlite", tables.metadata, tmp_path, None):
+        assert await reader.accounts_of(str(uuid.uuid4())) == []
+    reader.close()

@@ -1,5 +1,6 @@
-"""The my_accounts service picks its view store by URL: SQLite by default, Redis for a redis:// URL in
-MY_ACCOUNTS_VIEW_URL or MY_ACCOUNTS_DATABASE_URL (the view URL wins). Nothing connects here."""
+"""The my_accounts service picks its view store by URL: SQLite by default (read through its own driver),
+PostgreSQL (read through SQLAlchemy), Redis for a redis:// URL in MY_ACCOUNTS_VIEW_URL or
+MY_ACCOUNTS_DATABASE_URL (the view URL wins). Nothing connects here."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from adapters.outbound.redis.my_accounts import RedisViewReader
 from adapters.outbound.sqlalchemy.my_accounts import SqlViewReader
+from adapters.outbound.sqlite.my_accounts import SqliteViewReader
 from services.my_accounts.bootstrap import view_store
 from services.my_accounts.settings import MyAccountsSettings
 from tests.fakes import FakeClock
@@ -15,14 +17,15 @@ from tests.fakes import FakeClock
 @pytest.mark.parametrize(
     ("variables", "kind", "reader"),
     [
-        ({}, "sql", SqlViewReader),
+        ({}, "sql", SqliteViewReader),
+        ({"MY_ACCOUNTS_DATABASE_URL": "postgresql+asyncpg://bank@127.0.0.1:1/view"}, "sql", SqlViewReader),
         ({"MY_ACCOUNTS_DATABASE_URL": "redis://127.0.0.1:1/0"}, "redis", RedisViewReader),
         ({"MY_ACCOUNTS_VIEW_URL": "rediss://cache.example:6380/2"}, "redis", RedisViewReader),
         ({"MY_ACCOUNTS_VIEW_URL": "unix:///run/redis.sock"}, "redis", RedisViewReader),
         (
             {"MY_ACCOUNTS_DATABASE_URL": "redis://127.0.0.1:1/0", "MY_ACCOUNTS_VIEW_URL": "sqlite+aiosqlite:///v.db"},
             "sql",
-            SqlViewReader,
+            SqliteViewReader,
         ),
     ],
 )

@@ -16,17 +16,23 @@ class UtcTimestamp(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: object) -> int | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime")
-        delta = value - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        return None if value is None else to_micros(value)
 
     def process_result_value(self, value: int | None, dialect: object) -> datetime | None:
-        if value is None:
-            return None
-        return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
+        return None if value is None else from_micros(value)
+
+
+def to_micros(value: datetime) -> int:
+    """Microseconds since the epoch of an aware datetime (a naive one is refused: it would be read as local)."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime")
+    delta = value - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    """The aware UTC datetime of microseconds since the epoch, exact to the microsecond."""
+    return datetime.fromtimestamp(value // 1_000_000, UTC).replace(microsecond=value % 1_000_000)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.engine import make_url
+
 from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer, view_admin_servicer
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
@@ -18,6 +20,7 @@ from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import my_accounts as tables
 from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
 from adapters.outbound.sqlalchemy.uow import Storage
+from adapters.outbound.sqlite.my_accounts import SqliteViewReader
 from domain.my_accounts.handlers import MyAccountsQueries, Projector
 from domain.my_accounts.ports import ProjectionUnitOfWork, ViewReader
 from domain.shared.clock import Clock, SystemClock
@@ -40,17 +43,25 @@ class ViewStore:
 
 def sql_store(url: str, clock: Clock) -> ViewStore:
     storage = Storage(create_engine(url), None, tables.inbox, None, clock)
-    reader = create_reader(url)  # queries never wait for the projector's transaction
+    # Queries never wait for the projector's transaction: their own connection (SQLite: its own driver).
+    parsed = make_url(url)
+    reader: ViewReader
+    if parsed.get_backend_name() == "sqlite":
+        reader = SqliteViewReader(parsed.database or ":memory:")
+        close_reader: Callable[[], Awaitable[None] | None] = reader.close
+    else:
+        engine = create_reader(url)
+        reader, close_reader = tables.SqlViewReader(engine), engine.dispose
 
     async def close() -> None:
         await storage.engine.dispose()
-        disposed = reader.dispose()
-        if disposed is not None:  # the async engine's
-            await disposed
+        closed = close_reader()
+        if closed is not None:  # the async engine's dispose
+            await closed
 
     return ViewStore(
         "sql",
-        tables.SqlViewReader(reader),
+        reader,
         lambda: tables.SqlAlchemyProjectionUnitOfWork(storage),
         lambda at: tables.mark_caught_up(storage.engine, at),
         lambda: open_database(storage.engine, tables.metadata),
