@@ -26,7 +26,7 @@ from domain.member.events import LoginFailed, LoginFailureReason, RevocationReas
 from domain.member.lockout import LockoutPolicy
 from domain.member.model import BankingMember, CustomerStanding, CustomerStatus, MemberStatus
 from domain.member.session import Session
-from domain.shared.errors import AlreadyExists
+from domain.shared.errors import AlreadyExists, DependencyUnavailable
 from domain.shared.ids import new_id
 from tests.databases import BACKENDS, fresh_engine
 from tests.fakes import FakeClock, FakeMemberLookup, FakeMemberStore, FakeMemberUnitOfWork
@@ -448,3 +448,14 @@ async def test_a_new_session_rotated_before_commit_keeps_its_first_digest(harnes
         for digest in ("digest-1", "digest-2"):
             found = await tx.sessions.by_refresh_digest(digest)
             assert found is not None and found.session_id == session.session_id, digest
+
+
+async def test_sqlite_a_lookup_that_cannot_read_answers_unavailable(tmp_path: Path) -> None:
+    path = tmp_path / "member.db"
+    path.mkdir()  # a directory where the file should be: SQLite cannot open it
+    reader = create_reader(f"sqlite+aiosqlite:///{path}")
+    try:
+        with pytest.raises(DependencyUnavailable):
+            await SqlMemberLookup(reader).by_banking_id("alice")
+    finally:
+        reader.dispose()

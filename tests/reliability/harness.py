@@ -141,10 +141,14 @@ async def deposit(  # type: ignore[no-untyped-def]
     harness.deposited[number] = harness.deposited.get(number, 0) + amount
 
 
+def databases(tmp_path: Path) -> tuple[Path, Path]:
+    """The account service's and the view's SQLite files of a harness's services."""
+    return tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
+
+
 async def converged(tmp_path: Path) -> Verdict:
     """The checker on the account service's and the view's SQLite files, waiting up to 30 s to converge."""
-    source, view = tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
-    return await asyncio.to_thread(wait_until_converged, source, view, 30.0)
+    return await asyncio.to_thread(wait_until_converged, *databases(tmp_path), 30.0)
 
 
 def source_balances(tmp_path: Path) -> dict[str, int]:

@@ -19,7 +19,7 @@ from bank.my_accounts.v1 import my_accounts_service_pb2 as view_msgs
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from tests.integration.kafka_tools import read_records
 from tests.reliability.checker import redeliveries, wait_until_converged
-from tests.reliability.harness import Harness, deposit, start_with_accounts
+from tests.reliability.harness import Harness, databases, deposit, start_with_accounts
 from tests.reliability.report import record
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -31,17 +31,13 @@ async def deposit_everywhere(harness: Harness, tag: str, amount: int = 100) -> N
         await asyncio.gather(*(deposit(harness, stub, c, n, amount, f"{tag}-{n}") for c, n in harness.accounts))
 
 
-def dbs(tmp_path: Path) -> tuple[Path, Path]:
-    return tmp_path / "var" / "account.db", tmp_path / "var" / "my_accounts.db"
-
-
 async def test_a_relay_crash_between_ack_and_mark_republishes_and_the_view_applies_once(
     service_factory, kafka: str, tmp_path: Path, topic_prefix: str
 ) -> None:
     harness = await start_with_accounts(service_factory, "dup")
     try:
         await deposit_everywhere(harness, "first")
-        source, view = dbs(tmp_path)
+        source, view = databases(tmp_path)
         assert (await asyncio.to_thread(wait_until_converged, source, view)).ok
         harness.kill("relay")
         # The state a crash after the broker's ack and before the mark leaves: published rows not marked sent.
@@ -74,7 +70,7 @@ async def test_two_projectors_share_the_partitions_and_one_takes_over_in_seconds
     harness = await start_with_accounts(service_factory, "rep", projectors=2)
     try:
         await deposit_everywhere(harness, "before")
-        source, view = dbs(tmp_path)
+        source, view = databases(tmp_path)
         assert (await asyncio.to_thread(wait_until_converged, source, view)).ok
         log = harness.view.logs()
         assigned = [
@@ -102,7 +98,7 @@ async def test_balances_stay_readable_while_the_account_service_is_down(
     harness = await start_with_accounts(service_factory, "down")
     try:
         await deposit_everywhere(harness, "seed", amount=700)
-        source, view = dbs(tmp_path)
+        source, view = databases(tmp_path)
         assert (await asyncio.to_thread(wait_until_converged, source, view)).ok
         harness.account.stop()
         harness.kill("relay")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 import weakref
 from collections.abc import AsyncIterator
@@ -37,6 +38,8 @@ import sqlalchemy
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+log = logging.getLogger(__name__)
 
 
 class RollbackOnClose(sqlite3.Connection):
@@ -53,24 +56,26 @@ class RollbackOnClose(sqlite3.Connection):
         try:
             if self.in_transaction:
                 self.rollback()
-        except sqlite3.Error:
-            pass  # closing anyway: the rollback was a courtesy to the other writers
+        except sqlite3.Error as error:  # closing anyway: the rollback was a courtesy to the other writers
+            log.debug("rollback before close failed: %s", type(error).__name__)
         super().close()
 
 
 def create_reader(url: str) -> AsyncEngine | Engine:
-    """An engine for a read model's queries, one statement at a time. PostgreSQL: the async engine. SQLite: a
-    synchronous engine (the sqlite3 driver itself) used in the event loop's own thread.
+    """An engine for reads outside any unit of work (the member service's login lookup), one statement at a
+    time. PostgreSQL: the async engine. SQLite: a synchronous engine (the sqlite3 driver itself) used in the
+    event loop's own thread.
 
-    Why: a read of the view is an indexed lookup in a local file, tens of microseconds; through aiosqlite each
+    Why: such a read is an indexed lookup in a local file, tens of microseconds; through aiosqlite each
     statement costs four or five hops to the connection's thread and back (cursor, execute, fetch, close, and
     the rollback when the connection goes back to the pool), and the hops were the read's cost. The four reads
     of a ListMyAccounts took 5.4-7.5 ms of CPU through aiosqlite with a BEGIN each, 4.4-4.9 without the BEGIN,
-    and 1.3-1.5 ms in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs). Blocking the loop
-    that long is cheaper than leaving it. No BEGIN is sent: each statement is its own read transaction
-    (SQLite's autocommit), which in WAL never waits for the writer; the short busy timeout is for the rare
-    moments a reader must (WAL recovery after a writer's crash), and then the query fails as unavailable
-    instead of holding the loop."""
+    and 1.3-1.5 ms in the loop (`taskset -c 1 python -m bench.view_reads 3000`, alternated runs; the view has
+    since gone further, to sqlite3 itself: adapters/outbound/sqlite). Blocking the loop that long is cheaper
+    than leaving it. No BEGIN is sent: each statement is its own read transaction (SQLite's autocommit), which
+    in WAL never waits for the writer; the short busy timeout is for the rare moments a reader must (WAL
+    recovery after a writer's crash), and then the read fails, as unavailable (uow.database_faults), instead
+    of holding the loop."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url)

@@ -30,7 +30,7 @@ from adapters.outbound.sqlalchemy.engine import begin_write
 from adapters.outbound.sqlalchemy.outbox import inbox_table
 from adapters.outbound.sqlalchemy.standings import SqlAlchemyCustomerStandings, standings_table
 from adapters.outbound.sqlalchemy.types import UtcTimestamp
-from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository
+from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository, database_faults
 from domain.my_accounts.model import ViewedAccount, ViewedAccountStatus
 from domain.shared.standing import CustomerStanding, CustomerStatus
 
@@ -200,11 +200,12 @@ class SqlViewReader:
         self._engine = engine
 
     async def _rows(self, query: Executable, **params: Any) -> list[Row[Any]]:
-        if isinstance(self._engine, Engine):
-            with self._engine.connect() as conn:
-                return list(conn.execute(query, params))
-        async with self._engine.connect() as conn:
-            return list(await conn.execute(query, params))
+        with database_faults():
+            if isinstance(self._engine, Engine):
+                with self._engine.connect() as conn:
+                    return list(conn.execute(query, params))
+            async with self._engine.connect() as conn:
+                return list(await conn.execute(query, params))
 
     async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
         return [_account(r) for r in await self._rows(_ACCOUNTS_OF, customer_id=customer_id)]

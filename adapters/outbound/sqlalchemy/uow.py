@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar
 
@@ -162,6 +162,15 @@ async def uninterrupted(work: Awaitable[T]) -> T:
     if cancelled:
         raise asyncio.CancelledError
     return result
+
+
+@contextlib.contextmanager
+def database_faults() -> Iterator[None]:
+    """For reads outside a unit of work: a database fault becomes DependencyUnavailable, as in one."""
+    try:
+        yield
+    except (OperationalError, PoolTimeout, DBAPIError, OSError) as exc:
+        raise _unavailable(exc) from None
 
 
 def _unavailable(exc: BaseException) -> DependencyUnavailable:
