@@ -27,7 +27,7 @@ TITLES = {
     "a": "(a) Login vs the raw hash rate (same hasher, pool, core)",
     "b": "(b) ListMyAccounts vs a grpc.aio hello world (same RPC, client, core)",
     "c": "(c) Freshness: a deposit's commit to its visibility through ListMyAccounts (min_sequence)",
-    "e": "(e) REST through Envoy vs direct gRPC (ListMyAccounts)",
+    "e": "(e) REST and gRPC through Envoy vs direct gRPC (ListMyAccounts)",
     "memory": "Memory: RSS of each process after the load",
     "scale": "Scale-out: ListMyAccounts from one my_accounts replica vs two (one per core, the client on both)",
     "d": "(d) kill -9 of the my_accounts service (and its projector): restart to SERVING and to events applied",

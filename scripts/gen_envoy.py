@@ -411,6 +411,9 @@ def jwt_provider(issuer: str, audience: str, max_lifetime: int, jwks: dict[str, 
         "require_expiration": True,
         "max_lifetime": _seconds(max_lifetime),
         "claim_to_headers": [{"header_name": h, "claim_name": c} for h, c in claims.items()],
+        # A verified token is kept (its expiry still checked on every use), as the services keep theirs: each
+        # call of a session presents the same token.
+        "jwt_cache_config": {"jwt_cache_size": 4096},
     }
 
 

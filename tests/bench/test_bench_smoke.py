@@ -21,7 +21,7 @@ EXPECTED = {
     "a": ("login_ratio", "overhead_cpu_us", "logins_per_s_per_core", "c1_login_p99_ms", "c1_hash_p99_ms"),
     "b": ("view_ratio", "cpu_us_per_rpc_difference", "c1_view_p50_ms", "c1_hello_p50_ms", "open80_view_p99_ms"),
     "c": ("lag_p50_ms", "lag_p99_ms", "changes_seen", "last_deposits_listed"),
-    "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms"),
+    "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms", "hop_added_p50_ms", "hop_cpu_ratio"),
     "memory": ("my_accounts_rss_mib", "member_cheap_rss_mib", "envoy_rss_mib"),
     "d": ("start_to_serving_s_median", "start_to_first_applied_s_max", "serving_to_first_applied_s_max"),
     "soak": ("p99_first_window_ms", "p99_last_window_ms", "p99_drift", "my_accounts_rss_growth_percent"),

@@ -318,3 +318,12 @@ def test_render_is_deterministic(tmp_path: Path) -> None:
 def test_committed_config_is_fresh() -> None:
     """Like the stubs: CI fails when deploy/envoy/ is not what the contracts and the generator give."""
     assert gen.check() == []
+
+
+def test_every_jwt_provider_keeps_verified_tokens_in_a_bounded_cache(rendered: tuple[Path, dict, dict]) -> None:
+    """Each call of a session presents the same token: verified once, its expiry checked on every use."""
+    _, config, _ = rendered
+    for layer in ("envoy.filters.http.jwt_authn", "bank.jwt_authn_rpc"):
+        for name, provider in http_filter(config, layer)["providers"].items():
+            assert 0 < provider["jwt_cache_config"]["jwt_cache_size"] <= 10_000, (layer, name)
+            assert provider["require_expiration"] is True, (layer, name)
