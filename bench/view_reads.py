@@ -42,7 +42,7 @@ async def main(rounds: int) -> None:
                     )
                 )
         reader_engine = create_reader(url)
-        readers = {
+        readers: dict[str, SqlViewReader | SqliteViewReader] = {
             "SQLAlchemy (statements built once, synchronous engine)": SqlViewReader(reader_engine),
             "sqlite3 (SqliteViewReader, the service's)": SqliteViewReader(f"{folder}/my_accounts.db"),
         }
@@ -63,7 +63,8 @@ async def main(rounds: int) -> None:
                     await one(reader)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 print(f"{name}: {rounds} read sets, {1e6 * cpu / rounds:.0f} us CPU, {1e6 * wall / rounds:.0f} us wall")
-        reader_engine.dispose()
+        for reader in readers.values():
+            await reader.close()
         await writer.dispose()
 
 

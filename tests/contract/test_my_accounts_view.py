@@ -64,7 +64,7 @@ async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
                 lambda at: tables.mark_caught_up(storage.engine, at),
             )
             if isinstance(reader, SqliteViewReader):
-                reader.close()
+                await reader.close()
         return
     async with redis_store(request.getfixturevalue("redis_url")) as view:
         yield Harness(view.unit_of_work, view.reader, view.mark_caught_up)
@@ -349,4 +349,4 @@ async def test_sqlite_a_view_that_cannot_be_read_answers_unavailable_and_says_no
     path.rmdir()
     async with fresh_engine("sqlite", tables.metadata, tmp_path, None):
         assert await reader.accounts_of(str(uuid.uuid4())) == []
-    reader.close()
+    await reader.close()

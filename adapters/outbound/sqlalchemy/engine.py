@@ -91,6 +91,14 @@ def create_reader(url: str) -> AsyncEngine | Engine:
     return engine
 
 
+async def dispose(engine: AsyncEngine | Engine) -> None:
+    """Close a reader engine's connections, synchronous or async."""
+    if isinstance(engine, Engine):
+        engine.dispose()
+    else:
+        await engine.dispose()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An engine for `url` that a service reads and writes through (units of work, relays, projectors)."""
     parsed = make_url(url)

@@ -24,7 +24,7 @@ from adapters.outbound.sqlalchemy.outbox import inbox_table, outbox_table
 from adapters.outbound.sqlalchemy.repository import SqlRepository
 from adapters.outbound.sqlalchemy.standings import SqlAlchemyCustomerStandings, standings_table
 from adapters.outbound.sqlalchemy.types import UtcTimestamp
-from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository, database_faults
+from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, TrackingRepository, read
 from domain.member.model import BankingMember, MemberStatus
 from domain.member.session import Session
 
@@ -181,14 +181,8 @@ class SqlMemberLookup:
         self._engine = engine
 
     async def by_banking_id(self, banking_id: str) -> BankingMember | None:
-        with database_faults():
-            if isinstance(self._engine, Engine):
-                with self._engine.connect() as conn:
-                    row = conn.execute(_BY_BANKING_ID, {"banking_id": banking_id}).first()
-            else:
-                async with self._engine.connect() as conn:
-                    row = (await conn.execute(_BY_BANKING_ID, {"banking_id": banking_id})).first()
-        return None if row is None else _member(row._mapping)
+        rows = await read(self._engine, _BY_BANKING_ID, {"banking_id": banking_id})
+        return _member(rows[0]._mapping) if rows else None
 
 
 class SqlAlchemyMemberUnitOfWork(SqlAlchemyUnitOfWork):

@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Engine, Executable, Row, Table
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -171,6 +171,17 @@ def database_faults() -> Iterator[None]:
         yield
     except (OperationalError, PoolTimeout, DBAPIError, OSError) as exc:
         raise _unavailable(exc) from None
+
+
+async def read(engine: AsyncEngine | Engine, statement: Executable, parameters: Mapping[str, Any]) -> list[Row[Any]]:
+    """The rows of one statement outside any unit of work, on a reader engine (engine.create_reader: an async
+    one, or SQLite's synchronous one in the event loop's thread); a database fault is unavailable."""
+    with database_faults():
+        if isinstance(engine, Engine):
+            with engine.connect() as conn:
+                return list(conn.execute(statement, parameters))
+        async with engine.connect() as conn:
+            return list(await conn.execute(statement, parameters))
 
 
 def _unavailable(exc: BaseException) -> DependencyUnavailable:

@@ -59,7 +59,7 @@ class SqliteViewReader:
         except sqlite3.Error as error:
             # The driver's message can name paths and SQL: its class only, in the log; the caller gets UNAVAILABLE.
             log.warning("reading the view failed: %s", type(error).__name__)
-            self.close()
+            self._disconnect()
             raise DependencyUnavailable("the view's database is unavailable") from None
 
     def _connect(self) -> sqlite3.Connection:
@@ -71,10 +71,13 @@ class SqliteViewReader:
             raise
         return conn
 
-    def close(self) -> None:
+    def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+
+    async def close(self) -> None:
+        self._disconnect()
 
     async def accounts_of(self, customer_id: str) -> list[ViewedAccount]:
         return [_account(row) for row in self._rows(_ACCOUNTS_OF, (customer_id,))]

@@ -31,7 +31,7 @@ from adapters.outbound.security.jwt_tokens import JwtTokenService
 from adapters.outbound.security.signing_keys import SigningKeys, load_or_create_signing_keys, openid_configuration
 from adapters.outbound.security.throttle import TokenBucketThrottle
 from adapters.outbound.sqlalchemy import member as tables
-from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
+from adapters.outbound.sqlalchemy.engine import create_engine, create_reader, dispose
 from adapters.outbound.sqlalchemy.member import SqlAlchemyMemberUnitOfWork
 from adapters.outbound.sqlalchemy.outbox import SqlOutboxMonitor
 from adapters.outbound.sqlalchemy.uow import Storage
@@ -146,9 +146,7 @@ async def serve(config: MemberSettings) -> None:
     )
     service.hasher.close()
     await service.storage.engine.dispose()
-    disposed = service.reader.dispose()
-    if disposed is not None:  # the async engine's
-        await disposed
+    await dispose(service.reader)
     metrics.close()
 
 

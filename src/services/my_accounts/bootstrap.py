@@ -45,19 +45,15 @@ def sql_store(url: str, clock: Clock) -> ViewStore:
     storage = Storage(create_engine(url), None, tables.inbox, None, clock)
     # Queries never wait for the projector's transaction: their own connection (SQLite: its own driver).
     parsed = make_url(url)
-    reader: ViewReader
-    if parsed.get_backend_name() == "sqlite":
-        reader = SqliteViewReader(parsed.database or ":memory:")
-        close_reader: Callable[[], Awaitable[None] | None] = reader.close
-    else:
-        engine = create_reader(url)
-        reader, close_reader = tables.SqlViewReader(engine), engine.dispose
+    reader = (
+        SqliteViewReader(parsed.database or ":memory:")
+        if parsed.get_backend_name() == "sqlite"
+        else tables.SqlViewReader(create_reader(url))
+    )
 
     async def close() -> None:
         await storage.engine.dispose()
-        closed = close_reader()
-        if closed is not None:  # the async engine's dispose
-            await closed
+        await reader.close()
 
     return ViewStore(
         "sql",
