@@ -24,6 +24,7 @@ EXPECTED = {
     "e": ("rest_tput_ratio", "cpu_ratio", "added_p50_ms", "added_p99_ms", "hop_added_p50_ms", "hop_cpu_ratio"),
     "memory": ("my_accounts_rss_mib", "member_cheap_rss_mib", "envoy_rss_mib"),
     "d": ("start_to_serving_s_median", "start_to_first_applied_s_max", "serving_to_first_applied_s_max"),
+    "scale": ("one_replica_qps", "two_replicas_qps", "scale_ratio", "partitions_per_replica"),
     "soak": ("p99_first_window_ms", "p99_last_window_ms", "p99_drift", "my_accounts_rss_growth_percent"),
 }
 
@@ -58,7 +59,7 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
         assert len(ratio["pairs"]) == report["settings"]["pairs"]
     assert len(report["sections"]["soak"]["windows"]["soak"]) == 10
     assert figures["soak"]["errors"] == {}
-    for key in ("b", "c", "e", "memory", "d", "soak"):
+    for key in ("b", "c", "e", "memory", "d", "scale", "soak"):
         for name in EXPECTED[key]:
             assert name in figures[key], (key, name)
     # Every ratio is a number (a window that measured nothing would make it NaN or missing).
@@ -68,10 +69,11 @@ def test_short_mode_runs_and_writes_a_well_formed_report(kafka: str, tmp_path: P
     assert figures["c"]["changes_seen"] > 0 and figures["c"]["last_deposits_listed"] is True
     # (d): after each kill -9 and restart, every deposit made meanwhile reached the view, once
     assert figures["d"]["view_equals_source"] is True
+    assert figures["scale"]["errors"] == {} and sum(figures["scale"]["partitions_per_replica"]) == 9
     assert all(math.isfinite(r["all_applied_s"]) for r in report["sections"]["d"]["windows"]["rounds"])
 
     table = (tmp_path / "bench.md").read_text()
     assert table.startswith("# Benchmarks (short mode")
-    for heading in ("## (a)", "## (b)", "## (c)", "## (e)", "## Memory", "## (d)"):
+    for heading in ("## (a)", "## (b)", "## (c)", "## (e)", "## Memory", "## (d)", "## Scale-out"):
         assert heading in table
     assert "| login_ratio |" in table and "| view_ratio |" in table
