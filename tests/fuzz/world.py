@@ -21,6 +21,7 @@ from google.protobuf.descriptor import Descriptor
 from google.protobuf.descriptor_pool import Default as default_pool
 from google.rpc import status_pb2
 
+from adapters.common.intervals import Expiring
 from bank.account.v1 import account_service_pb2 as account_pb
 from bank.ops.v1 import ops_service_pb2 as ops_pb
 from tests.integration.full_system import OWNER, FullSystem
@@ -161,8 +162,8 @@ class Fixtures:
 
     def __init__(self, system: FullSystem) -> None:
         self.system = system
-        self._operator_at = 0.0
-        self._operator = ""
+        # minted again before they expire (operator tokens live an hour, member tokens 5 minutes)
+        self._operator = Expiring(self._mint_operator_token, max_age=600)
         self.grpc = {name: RawGrpc(service.address) for name, service in system.services.items()}
         internal = system.services["my_accounts"].env["MY_ACCOUNTS_INTERNAL_PORT"]
         self.grpc["my_accounts_internal"] = RawGrpc(f"127.0.0.1:{internal}")
@@ -180,7 +181,7 @@ class Fixtures:
         other = self._ok(CUSTOMER + "RegisterCustomer", {"name": "Fuzz Other"}, self.operator)
         self.other_customer_id = other["customer"]["customerId"]  # for the lifecycle RPCs
         remember(PASSWORD)
-        self._tokens: dict[str, tuple[float, str]] = {}
+        self._tokens: dict[str, Expiring[str]] = {}
         self.refresh_token = self.login("fuzz-main")[1]
         self.accounts = [self._open(product) for product in ("SAVINGS", "CHECKING")]
         for number in self.accounts:
@@ -189,23 +190,22 @@ class Fixtures:
 
     @property
     def operator(self) -> str:
-        if time.monotonic() - self._operator_at > 600:
-            self._operator = operator_token(self.system.var_dir)
-            self._operator_at = time.monotonic()
-            remember(self._operator)
-        return self._operator
+        return self._operator.get()
+
+    def _mint_operator_token(self) -> str:
+        token = operator_token(self.system.var_dir)
+        remember(token)
+        return token
 
     def token(self, banking_id: str) -> str:
         """A member's access token, logged in again before it expires (they live 5 minutes)."""
-        at, token = self._tokens.get(banking_id, (0.0, ""))
-        if time.monotonic() - at > 120:
-            try:
-                token = self.login(banking_id)[0]
-            except AssertionError:  # locked by the fuzzing (fuzz-password): the last token stays
-                if not token:
-                    raise
-            self._tokens[banking_id] = (time.monotonic(), token)
-        return token
+        cached = self._tokens.setdefault(banking_id, Expiring(lambda: self.login(banking_id)[0], max_age=120))
+        try:
+            return cached.get()
+        except AssertionError:  # locked by the fuzzing (fuzz-password): the last token stays
+            if cached.last is None:
+                raise
+            return cached.last
 
     @functools.cached_property
     def logout_session(self) -> str:

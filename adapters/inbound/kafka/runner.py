@@ -31,6 +31,7 @@ from google.protobuf.message import DecodeError
 from google.protobuf.message import Message as ProtoMessage
 
 from adapters.common.context import accept_correlation_id, correlation_id
+from adapters.common.intervals import Every
 from adapters.common.metrics import CONSUMER_LAG, DLQ_MESSAGES, PROJECTION_LAG
 from adapters.common.tracing import consumer_span, event_context
 from domain.shared.errors import DependencyUnavailable
@@ -112,8 +113,7 @@ class KafkaConsumerRunner:
         self._backoff_cap = backoff_cap
         self._on_caught_up = on_caught_up
         # without a freshness hook, progress (lag) is only sampled for metrics: once a second is plenty
-        self._caught_up_interval = caught_up_interval if on_caught_up is not None else max(1.0, caught_up_interval)
-        self._last_caught_up = 0.0
+        self._caught_up_check = Every(caught_up_interval if on_caught_up is not None else max(1.0, caught_up_interval))
         self.applied = 0  # events applied (not duplicates), for tests and metrics
         self.dead_lettered = 0
         self.skipped = 0  # events of types this service does not handle
@@ -207,10 +207,8 @@ class KafkaConsumerRunner:
         """At most every `caught_up_interval`: export each assigned partition's lag, and tell `on_caught_up`
         when every assigned partition has been consumed up to its high watermark: everything published so
         far is applied."""
-        now = time.monotonic()
-        if now - self._last_caught_up < self._caught_up_interval:
+        if not self._caught_up_check.due():  # checked at most once per interval, caught up or not
             return
-        self._last_caught_up = now  # checked at most once per interval, caught up or not
         assignment = self._consumer.assignment()
         positions = await self._positions(assignment) if assignment else []
         self._export_lag(positions)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -20,6 +19,7 @@ from sqlalchemy import Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from adapters.common.intervals import Every
 from adapters.common.metrics import OUTBOX_OLDEST_AGE, OUTBOX_UNSENT
 from adapters.outbound.sqlalchemy.engine import begin_write
 from domain.shared.clock import Clock
@@ -65,8 +65,7 @@ class KafkaOutboxRelay:
         self._poll_interval = poll_interval
         self._flush_timeout = flush_timeout
         self._wake = asyncio.Event()
-        self._sample_interval = sample_interval
-        self._last_sample = float("-inf")
+        self._sampling = Every(sample_interval)
 
     def notify(self) -> None:
         """Called after a commit that wrote events: publish now instead of at the next poll."""
@@ -90,10 +89,8 @@ class KafkaOutboxRelay:
 
     async def _sample_backlog(self) -> None:
         """Export the backlog, at most every `sample_interval` (one indexed query)."""
-        now = time.monotonic()
-        if now - self._last_sample < self._sample_interval:
+        if not self._sampling.due():
             return
-        self._last_sample = now
         try:
             unsent, oldest = await self.backlog()
         except Exception as exc:  # noqa: BLE001 - a metric must not stop the relay; the pass logs real faults

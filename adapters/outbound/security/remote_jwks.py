@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 import urllib.request
 from datetime import datetime
 from typing import Any
 
 import jwt
 
+from adapters.common.intervals import Every
 from adapters.outbound.security.jwt_verifier import JwksTokenVerifier
 from domain.shared.errors import InvalidToken
 from domain.shared.tokens import AccessClaims
@@ -43,10 +43,10 @@ class RemoteJwksVerifier:
     ) -> None:
         self._url = jwks_url
         self._issuer, self._audience = issuer, audience
-        self._refresh_seconds, self._min_refresh = refresh_seconds, min_refresh_seconds
+        self._refresh_seconds = refresh_seconds
         self._verifier: JwksTokenVerifier | None = None
         self._jwks: dict[str, Any] | None = None
-        self._last_fetch = 0.0
+        self._fetched = Every(min_refresh_seconds)  # at most one fetch per min_refresh_seconds
         self._wanted = asyncio.Event()
 
     @property
@@ -59,7 +59,7 @@ class RemoteJwksVerifier:
         if jwks != self._jwks:  # the same keys keep their verifier, and with it the tokens it has checked
             self._verifier = JwksTokenVerifier(jwks, issuer=self._issuer, audience=self._audience)
             self._jwks = jwks
-        self._last_fetch = time.monotonic()
+        self._fetched.mark()
 
     def verify(self, token: str, now: datetime) -> AccessClaims:
         if self._verifier is None:
@@ -87,7 +87,7 @@ class RemoteJwksVerifier:
                 waiter.cancel()
             if stop.is_set():
                 return
-            pause = self._min_refresh - (time.monotonic() - self._last_fetch)
+            pause = self._fetched.wait()
             if pause > 0:
                 await asyncio.sleep(pause)
             self._wanted.clear()
