@@ -108,6 +108,14 @@ MEMBER_MAX_LIFETIME_S = 900  # access tokens live 300 s by default; 15 min is th
 OPERATOR_MAX_LIFETIME_S = 3600  # operator tokens: 900 s by default, at most 3600 s (operator_tokens.py)
 CLOCK_SKEW_S = 5
 REALM = "bank"  # the WWW-Authenticate realm of 401/403 answers
+# Refused by the gateway itself, before any rate limit, token check or upstream call, the same way every time:
+# an `authorization` value longer than "Bearer " + the services' own token limit (adapters/inbound/grpc/metadata.py
+# MAX_TOKEN_LENGTH) gets the 401 of any bad token; a REST request line (path and query) longer than any valid
+# one gets 400 INVALID_ARGUMENT. Whole header sets over MAX_REQUEST_HEADERS_KB are refused by Envoy's codec,
+# below the services' own metadata limit (adapters/inbound/grpc/server.py), so no upstream ever refuses them.
+MAX_CREDENTIAL_CHARS = len("Bearer ") + 4096
+MAX_REST_PATH_CHARS = 2048
+MAX_REQUEST_HEADERS_KB = 16
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
@@ -396,6 +404,9 @@ def jwt_authn(settings: Settings, rules: list[dict[str, Any]]) -> dict[str, Any]
             ),
         },
         rules=rules,
+        # every refusal the same: no failure reason in the body or WWW-Authenticate ("Jwt is expired", "Jwks
+        # doesn't have key to match kid" would tell a prober which of its forgeries came closest)
+        strip_failure_response=True,
     )
 
 
@@ -509,6 +520,53 @@ def _response_headers(headers: Mapping[str, str]) -> list[dict[str, Any]]:
     ]
 
 
+def longer_than(chars: int) -> str:
+    """An RE2 pattern for a value of more than `chars` characters (RE2 caps one counted repetition at 1000)."""
+    thousands, rest = divmod(chars + 1, 1000)
+    return "^" + ".{1000}" * thousands + (f".{{{rest},}}" if rest else ".*") + "$"
+
+
+def refusal_routes(no_filters: dict[str, Any]) -> list[dict[str, Any]]:
+    """First in the table: inputs refused on their size alone, before any filter runs (no rate limit spent)."""
+    status = json.dumps({"code": 3, "message": "request: the path is too long", "details": []})
+    return [
+        {
+            "name": "oversized_credential",
+            "match": {
+                "prefix": "/",
+                "headers": [
+                    {
+                        "name": "authorization",
+                        "string_match": {"safe_regex": {"regex": longer_than(MAX_CREDENTIAL_CHARS)}},
+                    }
+                ],
+            },
+            # jwt_authn's own refusal: 401, no body (gRPC callers get UNAUTHENTICATED from the 401)
+            "direct_response": {"status": 401},
+            "typed_per_filter_config": no_filters,
+        },
+        {
+            "name": "oversized_path",
+            "match": {
+                "prefix": "/",
+                "headers": [
+                    {"name": ":path", "string_match": {"safe_regex": {"regex": longer_than(MAX_REST_PATH_CHARS)}}},
+                    # a gRPC call's path names a method: an unknown one (any long one) is the not_found route's
+                    {
+                        "name": "content-type",
+                        "string_match": {"prefix": "application/grpc"},
+                        "invert_match": True,
+                        "treat_missing_header_as_empty": True,
+                    },
+                ],
+            },
+            "direct_response": {"status": 400, "body": {"inline_string": status}},
+            "response_headers_to_add": _response_headers({"content-type": "application/json"}),
+            "typed_per_filter_config": no_filters,
+        },
+    ]
+
+
 def web_routes(no_transcoder: dict[str, Any]) -> list[dict[str, Any]]:
     """GET of each file of the web page, answered by Envoy from the file (read when the config loads, relative to
     the repository root), with its content type and the security headers; the HTML is never cached."""
@@ -535,7 +593,12 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     no_transcoder = {
         "envoy.filters.http.grpc_json_transcoder": _any("envoy.config.route.v3.FilterConfig", disabled=True)
     }
-    routes: list[dict[str, Any]] = [
+    no_filters = {
+        name: _any("envoy.config.route.v3.FilterConfig", disabled=True)
+        for name in ("bank.global_ratelimit", "envoy.filters.http.jwt_authn", *no_transcoder, "bank.jwt_authn_rpc")
+    }
+    routes: list[dict[str, Any]] = refusal_routes(no_filters)
+    routes += [
         {
             "name": f"member_rest{path}",
             "match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
@@ -590,18 +653,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "name": "envoy.filters.http.header_mutation",
             "typed_config": _any(
                 "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
-                mutations={
-                    "request_mutations": strip,
-                    # jwt_authn's 401/403 name the full request URL as realm, query (and ?access_token=) included
-                    "response_mutations": [
-                        {
-                            "append": {
-                                "header": {"key": "www-authenticate", "value": f'Bearer realm="{REALM}"'},
-                                "append_action": "OVERWRITE_IF_EXISTS",
-                            }
-                        }
-                    ],
-                },
+                mutations={"request_mutations": strip},
             ),
         },
         {
@@ -682,11 +734,30 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         stat_prefix="gateway",
         codec_type="AUTO",  # HTTP/1.1 (REST) and h2c (native gRPC) on one port
         use_remote_address=True,
+        max_request_headers_kb=MAX_REQUEST_HEADERS_KB,
         normalize_path=True,
         merge_slashes=True,
         path_with_escaped_slashes_action="REJECT_REQUEST",
         common_http_protocol_options={"headers_with_underscores_action": "REJECT_REQUEST"},
-        always_set_request_id_in_response=True,  # x-request-id: what a caller quotes, what the access log has
+        always_set_request_id_in_response=True,
+        # jwt_authn refuses without a reason (strip_failure_response); every refusal of a credential the gateway
+        # answers itself says how to authenticate (RFC 6750), the same way: one realm, nothing of the request
+        local_reply_config={
+            "mappers": [
+                {
+                    "filter": {
+                        "status_code_filter": {
+                            "comparison": {
+                                "op": "EQ",
+                                "value": {"default_value": status, "runtime_key": f"bank.local_reply_{status}"},
+                            }
+                        }
+                    },
+                    "headers_to_add": _response_headers({"www-authenticate": f'Bearer realm="{REALM}"'}),
+                }
+                for status in (401, 403)
+            ]
+        },  # x-request-id: what a caller quotes, what the access log has
         request_headers_timeout="10s",
         stream_idle_timeout="60s",
         access_log=[
@@ -721,6 +792,19 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster], interval))
     return {
         "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
+        # The size-refusal patterns count characters in blocks of 1,000 (RE2's repetition cap), which makes
+        # programs of ~8,000 instructions: allowed here, linear in the header's length as every RE2 match.
+        "layered_runtime": {
+            "layers": [
+                {
+                    "name": "static",
+                    "static_layer": {
+                        "re2.max_program_size.error_level": 20000,
+                        "re2.max_program_size.warn_level": 20000,
+                    },
+                }
+            ]
+        },
         "overload_manager": {
             "resource_monitors": [
                 {

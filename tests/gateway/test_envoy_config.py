@@ -63,9 +63,20 @@ def matches(match: dict[str, Any], method: str, path: str) -> bool:
         return False
     if "safe_regex" in match and not re.fullmatch(match["safe_regex"]["regex"], path):
         return False
+    values = {":method": method, ":path": f"{path}?{query}" if query else path}  # no other header is sent
     for header in match.get("headers", []):
-        assert header["name"] == ":method", header
-        if header["string_match"]["exact"] != method:
+        value = values.get(header["name"])
+        if value is None and not header.get("treat_missing_header_as_empty"):
+            return False
+        value = value or ""
+        string_match = header["string_match"]
+        if "exact" in string_match:
+            found = value == string_match["exact"]
+        elif "prefix" in string_match:
+            found = value.startswith(string_match["prefix"])
+        else:
+            found = re.fullmatch(string_match["safe_regex"]["regex"], value) is not None
+        if found == header.get("invert_match", False):
             return False
     return True
 

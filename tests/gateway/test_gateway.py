@@ -335,6 +335,84 @@ def test_internal_and_infrastructure_services_are_unreachable(
     assert gateway.upstream.count(SNAPSHOT) == 0
 
 
+# ------------------------------------------------------------------------------------------- size refusals
+def _refusal(response: httpx.Response) -> tuple[int, str | None, str]:
+    return response.status_code, response.headers.get("www-authenticate"), response.text
+
+
+def test_an_oversized_credential_is_the_401_of_any_bad_token(
+    gateway: Gateway, http: httpx.Client, channel: grpc.Channel
+) -> None:
+    """A well-signed member token over 4 KiB (the services' own limit) is refused by the gateway before any
+    upstream call, answered exactly as a garbage token is (status, WWW-Authenticate, body; UNAUTHENTICATED over
+    gRPC), on a protected route and on a public one; the answer names no header and no size."""
+    big = gateway.member.token(pad="x" * 5000)
+    USED_TOKENS.append(big)
+    before = gateway.upstream.count()
+    garbage = _refusal(http.get("/v1/my/accounts", headers=bearer("not-a-token")))
+    assert garbage[0] == 401
+    for _ in range(3):  # the same answer every time
+        assert _refusal(http.get("/v1/my/accounts", headers=bearer(big))) == garbage
+        assert _refusal(http.post("/v1/login", json={}, headers=bearer(big))) == garbage
+    try:
+        channel.unary_unary(LIST_MY_ACCOUNTS)(b"", timeout=5, metadata=(("authorization", f"Bearer {big}"),))
+        raise AssertionError("an oversized credential went through")
+    except grpc.RpcError as error:
+        assert error.code() == UNAUTHENTICATED
+        assert not re.search(r"\d+B|authorization|size|limit", error.details() or "", re.IGNORECASE), error.details()
+    assert gateway.upstream.count() == before
+
+
+def test_every_bad_token_gets_the_same_401(gateway: Gateway, http: httpx.Client) -> None:
+    """jwt_authn tells no prober which forgery came closest: one body and one WWW-Authenticate for all."""
+    answers = set()
+    for forged in forged_tokens(gateway.member, gateway.operator):
+        USED_TOKENS.append(forged.token)
+        response = http.get("/v1/my/accounts", headers=bearer(forged.token))
+        if response.status_code == 401:
+            answers.add(_refusal(response))
+    answers.add(_refusal(http.get("/v1/my/accounts")))  # no token at all
+    assert len(answers) == 1, answers
+
+
+def test_an_overlong_path_is_400_every_time_before_any_rate_limit(gateway: Gateway, http: httpx.Client) -> None:
+    """A 10,000-character account number: 400 INVALID_ARGUMENT every time, from the gateway itself, even past the
+    login route's token bucket (3 x its burst in a row, none 429); nothing reaches an upstream."""
+    token = gateway.member.token()
+    before = gateway.upstream.count()
+    answers = [http.get("/v1/accounts/" + "1" * 10_000, headers=bearer(token)) for _ in range(3)]
+    answers += [http.post("/v1/login?x=" + "1" * 10_000, json={}) for _ in range(3 * LOGIN_BURST)]
+    assert {r.status_code for r in answers} == {400}
+    assert {r.json()["code"] for r in answers} == {3}  # INVALID_ARGUMENT, as the transcoder writes a refusal
+    assert len({r.text for r in answers}) == 1
+    assert gateway.upstream.count() == before
+    _wait_for_login(http)
+
+
+def test_header_sets_over_the_limit_never_reach_a_service(
+    gateway: Gateway, http: httpx.Client, channel: grpc.Channel
+) -> None:
+    """Headers over 16 KiB are refused by Envoy itself (431 over REST, a refused stream over gRPC), every time and
+    naming nothing; under it, what Envoy forwards (its own headers added) stays below the services' own limit
+    of 32 KiB, so no service ever answers RESOURCE_EXHAUSTED with a list of header names and sizes."""
+    token = gateway.member.token()
+    before = gateway.upstream.count()
+    for _ in range(3):
+        response = http.get("/v1/my/accounts", headers={**bearer(token), "x-junk": "j" * 20_000})
+        assert response.status_code == 431
+        assert "x-junk" not in response.text and "authorization" not in response.text
+        try:
+            channel.unary_unary(LIST_MY_ACCOUNTS)(b"", timeout=5, metadata=(("x-junk", "j" * 20_000),))
+            raise AssertionError("20 KB of headers went through")
+        except grpc.RpcError as error:
+            assert error.code() != grpc.StatusCode.OK
+            assert "x-junk" not in (error.details() or ""), error.details()
+    assert gateway.upstream.count() == before
+    response = http.get("/v1/my/accounts", headers={**bearer(token), "x-junk": "j" * 15_000})
+    assert response.status_code == 200, response.text
+    assert gateway.upstream.count() == before + 1
+
+
 # ------------------------------------------------------------------------------------------ errors and limits
 def test_error_details_reach_the_rest_body(gateway: Gateway, http: httpx.Client) -> None:
     response = http.post("/v1/tokens:refresh", json={"refreshToken": BAD_REFRESH_TOKEN})

@@ -63,6 +63,15 @@ def as_json(message: Any) -> dict[str, Any]:
     return json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
 
 
+Token = str | list[str] | None  # a list: one `authorization` entry per token, in that order
+
+
+def authorization(token: Token) -> list[tuple[str, str]]:
+    """The `authorization: Bearer` entries of a call (none for no token)."""
+    tokens = [token] if isinstance(token, str) else token or []
+    return [("authorization", f"Bearer {t}") for t in tokens if t]
+
+
 class GrpcWay:
     name = "grpc"
 
@@ -70,7 +79,7 @@ class GrpcWay:
         self._channels = {service: grpc.insecure_channel(target) for service, target in targets.items()}
         self.label = label
 
-    def call(self, rpc: str, request: dict[str, Any], token: str | None, timeout: float = 10) -> Outcome:
+    def call(self, rpc: str, request: dict[str, Any], token: Token, timeout: float = 10) -> Outcome:
         request_class, response_class = _classes(rpc)
         service = rpc.split("/")[0]
         call = self._channels[service].unary_unary(
@@ -79,7 +88,7 @@ class GrpcWay:
             response_deserializer=response_class.FromString,
         )
         message = json_format.ParseDict(request, request_class())
-        metadata = [("authorization", f"Bearer {token}")] if token else []
+        metadata = authorization(token)
         try:
             return _remember(request, Outcome("OK", as_json(call(message, metadata=metadata, timeout=timeout))))
         except grpc.RpcError as error:
@@ -102,12 +111,12 @@ class RestWay:
         self._operations: dict[str, Operation] = {op.rpc: op for op in operations()}
         self.label = label
 
-    def call(self, rpc: str, request: dict[str, Any], token: str | None, timeout: float = 10) -> Outcome:
+    def call(self, rpc: str, request: dict[str, Any], token: Token, timeout: float = 10) -> Outcome:
         operation = self._operations[rpc]
         fields = dict(request)
         path = re.sub(r"\{([^}]+)\}", lambda m: str(fields.pop(_camel(m.group(1)))), operation.path)
         url = self._base_urls[rpc.split("/")[0]] + path
-        headers = {"authorization": f"Bearer {token}"} if token else {}
+        headers = authorization(token)
         if operation.method == "GET":
             response = self._client.get(url, params=fields, headers=headers, timeout=timeout)
         else:

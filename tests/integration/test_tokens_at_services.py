@@ -137,6 +137,27 @@ def test_the_corpus_is_refused_by_every_service_directly_and_through_the_gateway
     assert failures == [], "\n".join(failures[:20])
 
 
+def test_two_credentials_are_refused_everywhere_whichever_comes_first(setup: Setup) -> None:
+    """Two `authorization` entries are ambiguous: refused by every service directly (gRPC and REST) and through
+    the gateway (REST and gRPC), with the valid token first or second, exactly as no valid token is."""
+    trusted = {"member": setup.access_token, "operator": setup.operator}
+    ways = _ways(setup.system)
+    failures = []
+    try:
+        for rpc, request, cls in setup.targets():
+            valid = trusted[cls]
+            for way in ways:
+                assert not _is_refusal(way.call(rpc, request, valid)), f"{rpc} {way.label}: one valid token refused"
+                for tokens in ([valid, "not-a-token"], ["not-a-token", valid], [valid, valid]):
+                    outcome = way.call(rpc, request, tokens)
+                    if outcome.code != "UNAUTHENTICATED" and outcome.http_status != 401:
+                        failures.append(f"{rpc} {way.label} {len(tokens)} tokens: {outcome.code} {outcome.body}")
+    finally:
+        for way in ways:
+            way.close()
+    assert failures == [], "\n".join(failures)
+
+
 def test_every_rpc_without_a_token_is_refused_unless_public(setup: Setup) -> None:
     """Route coverage at each service itself: the RPCs of the descriptor (through the OpenAPI document the
     gateway serves) over gRPC and REST, with no token and with a token in the query string or a Basic header."""

@@ -16,12 +16,20 @@ class CallContext(Protocol):
     def peer(self) -> str: ...
 
 
+MAX_TOKEN_LENGTH = 4096  # characters of a bearer token; ours are about 700, the gateway refuses longer ones too
+
+
 def bearer_token(context: CallContext) -> str:
-    """The token of the `authorization: Bearer ...` header; InvalidToken if there is none."""
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str) and value[:7].lower() == "bearer ":
-            return value[7:].strip()
-    raise InvalidToken()
+    """The token of the one `authorization: Bearer ...` entry; InvalidToken if there is none, if it is longer
+    than MAX_TOKEN_LENGTH, or if there are two or more (ambiguous: which credential is the caller's? The gateway
+    refuses them too)."""
+    values = [value for key, value in context.invocation_metadata() or () if key == "authorization"]
+    if len(values) != 1 or not isinstance(values[0], str) or values[0][:7].lower() != "bearer ":
+        raise InvalidToken()
+    token = values[0][7:].strip()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken()
+    return token
 
 
 def peer_address(context: CallContext) -> str:

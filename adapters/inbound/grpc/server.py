@@ -39,6 +39,10 @@ class ServerOptions:
     grace: float = 10.0
     drain_delay: float = 0.0
     max_message_bytes: int = 1024 * 1024
+    # Request metadata (headers) above this is refused, every time: gRPC's own default is a soft limit of 8 KiB
+    # and a hard one of 16 KiB, refusing at random in between. The gateway lets through at most 16 KiB
+    # (scripts/gen_envoy.py MAX_REQUEST_HEADERS_KB) plus what it adds, so no call through it reaches this.
+    max_metadata_bytes: int = 32 * 1024
     max_concurrent_rpcs: int | None = None
     options: list[tuple[str, object]] = field(default_factory=list)
 
@@ -55,6 +59,8 @@ class GrpcServer:
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
+                ("grpc.max_metadata_size", opts.max_metadata_bytes),  # the soft limit...
+                ("grpc.absolute_max_metadata_size", opts.max_metadata_bytes),  # ...is the hard one: no dice
                 ("grpc.so_reuseport", 0),
                 *opts.options,
             ],
