@@ -116,6 +116,8 @@ REALM = "bank"  # the WWW-Authenticate realm of 401/403 answers
 MAX_CREDENTIAL_CHARS = len("Bearer ") + 4096
 MAX_REST_PATH_CHARS = 2048
 MAX_REQUEST_HEADERS_KB = 16
+# A REST body naming a field twice: refused before the transcoder, as the services' REST adapter refuses it.
+DUPLICATE_FIELDS_LUA = "deploy/envoy/duplicate_fields.lua"
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = ROOT / "proto"
@@ -567,6 +569,19 @@ def refusal_routes(no_filters: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def duplicate_fields_filter() -> dict[str, Any]:
+    """The Lua filter of DUPLICATE_FIELDS_LUA, inlined, answering with the REST adapter's own refusal."""
+    from adapters.inbound.rest.transcoding import duplicate_field_answer
+
+    status, body = duplicate_field_answer()
+    source = (ROOT / DUPLICATE_FIELDS_LUA).read_text(encoding="utf-8")
+    source = source.replace("@STATUS@", str(status)).replace("@BODY@", body)
+    return {
+        "name": "bank.duplicate_fields",
+        "typed_config": _any("envoy.extensions.filters.http.lua.v3.Lua", default_source_code={"inline_string": source}),
+    }
+
+
 def web_routes(no_transcoder: dict[str, Any]) -> list[dict[str, Any]]:
     """GET of each file of the web page, answered by Envoy from the file (read when the config loads, relative to
     the repository root), with its content type and the security headers; the HTML is never cached."""
@@ -595,7 +610,13 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     }
     no_filters = {
         name: _any("envoy.config.route.v3.FilterConfig", disabled=True)
-        for name in ("bank.global_ratelimit", "envoy.filters.http.jwt_authn", *no_transcoder, "bank.jwt_authn_rpc")
+        for name in (
+            "bank.global_ratelimit",
+            "envoy.filters.http.jwt_authn",
+            "bank.duplicate_fields",
+            *no_transcoder,
+            "bank.jwt_authn_rpc",
+        )
     }
     routes: list[dict[str, Any]] = refusal_routes(no_filters)
     routes += [
@@ -665,6 +686,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "name": "envoy.filters.http.jwt_authn",
             "typed_config": jwt_authn(settings, jwt_rules(rpcs, rest=True)),
         },
+        duplicate_fields_filter(),
         {
             "name": "envoy.filters.http.grpc_json_transcoder",
             "typed_config": _any(

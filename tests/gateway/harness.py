@@ -29,6 +29,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from jwt.algorithms import ECAlgorithm
 
+from adapters.inbound.grpc.server import ServerOptions
 from bank.member.v1 import member_pb2, member_service_pb2
 from bank.my_accounts.v1 import my_accounts_pb2, my_accounts_service_pb2
 from tests.ports import free_port
@@ -40,6 +41,7 @@ LOGIN = "/bank.member.v1.MemberService/Login"
 REFRESH = "/bank.member.v1.MemberService/RefreshToken"
 LIST_MY_ACCOUNTS = "/bank.my_accounts.v1.MyAccountsService/ListMyAccounts"
 SNAPSHOT = "/bank.my_accounts.v1.AccountsSnapshotService/GetAccountsSnapshot"
+HEALTH_CHECK = "/grpc.health.v1.Health/Check"
 STUB_ACCESS_TOKEN = "stub-access-token"
 BAD_REFRESH_TOKEN = "bad-refresh-token"
 
@@ -137,8 +139,9 @@ class StubUpstream:
         return f"127.0.0.1:{self.port}"
 
     def calls(self, method: str | None = None) -> list[Call]:
+        """The calls of `method`, or of every method but Envoy's own health checks (which come on a timer)."""
         with self._lock:
-            return [c for c in self._calls if method is None or c.method == method]
+            return [c for c in self._calls if c.method == method or (method is None and c.method != HEALTH_CHECK)]
 
     def count(self, method: str | None = None) -> int:
         return len(self.calls(method))
@@ -154,7 +157,11 @@ class StubUpstream:
         self._thread.join(timeout=10)
 
     async def _start(self) -> None:
-        self._server = grpc.aio.server()
+        # the services' own metadata limit (adapters/inbound/grpc/server.py), not gRPC's random 8-16 KiB band
+        limit = ServerOptions().max_metadata_bytes
+        self._server = grpc.aio.server(
+            options=[("grpc.max_metadata_size", limit), ("grpc.absolute_max_metadata_size", limit)]
+        )
         self._server.add_generic_rpc_handlers((_Handler(self),))
         self._server.add_insecure_port(self.address)
         await self._server.start()

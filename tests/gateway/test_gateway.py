@@ -17,6 +17,8 @@ import grpc
 import httpx
 import pytest
 
+from adapters.inbound.rest.transcoding import duplicate_field_answer
+from tests.duplicate_fields import DUPLICATES, LOOK_ALIKES
 from tests.gateway.conftest import LOGIN_BURST, Gateway
 from tests.gateway.harness import (
     BAD_REFRESH_TOKEN,
@@ -411,6 +413,30 @@ def test_header_sets_over_the_limit_never_reach_a_service(
     response = http.get("/v1/my/accounts", headers={**bearer(token), "x-junk": "j" * 15_000})
     assert response.status_code == 200, response.text
     assert gateway.upstream.count() == before + 1
+
+
+DEPOSIT = "/bank.account.v1.AccountService/Deposit"
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in DUPLICATES], ids=[name for name, _ in DUPLICATES])
+def test_a_body_naming_a_field_twice_is_refused_by_the_gateway(
+    gateway: Gateway, http: httpx.Client, raw: bytes
+) -> None:
+    """Before the transcoder (which keeps the last value), with the services' REST adapter's very answer."""
+    before = gateway.upstream.count()
+    headers = {**bearer(gateway.member.token()), "content-type": "application/json"}
+    response = http.post("/v1/accounts/110123:deposit", content=raw, headers=headers)
+    assert (response.status_code, response.text) == duplicate_field_answer()
+    assert gateway.upstream.count() == before
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in LOOK_ALIKES], ids=[name for name, _ in LOOK_ALIKES])
+def test_a_body_naming_each_field_once_goes_through(gateway: Gateway, http: httpx.Client, raw: bytes) -> None:
+    before = gateway.upstream.count(DEPOSIT)
+    headers = {**bearer(gateway.member.token()), "content-type": "application/json"}
+    response = http.post("/v1/accounts/110123:deposit", content=raw, headers=headers)
+    assert response.status_code == 200, response.text
+    assert gateway.upstream.count(DEPOSIT) == before + 1
 
 
 # ------------------------------------------------------------------------------------------ errors and limits

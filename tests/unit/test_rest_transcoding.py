@@ -12,12 +12,13 @@ from starlette.testclient import TestClient
 from adapters.inbound.grpc.metadata import bearer_token, peer_address
 from adapters.inbound.grpc.server import Servicer
 from adapters.inbound.rest.server import rest_app
-from adapters.inbound.rest.transcoding import bindings, rpc_routes
+from adapters.inbound.rest.transcoding import bindings, duplicate_field_answer, rpc_routes
 from bank.account.v1 import account_pb2, account_service_pb2_grpc
 from bank.account.v1.account_service_pb2 import DepositResponse
 from bank.my_accounts.v1 import my_accounts_service_pb2_grpc
 from bank.my_accounts.v1.my_accounts_service_pb2 import ListMyAccountsResponse
 from domain.shared.errors import InvalidArgument, Overloaded
+from tests.duplicate_fields import DUPLICATES, LOOK_ALIKES
 
 
 class Recorder:
@@ -129,6 +130,26 @@ def test_bodies_that_are_not_the_message_are_refused_generically(
     assert response.json()["message"] == "request: not a valid message"
     assert "nope" not in response.text and "ten" not in response.text
     assert accounts.requests == []
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in DUPLICATES], ids=[name for name, _ in DUPLICATES])
+def test_a_body_naming_a_field_twice_is_refused(client: TestClient, accounts: Accounts, raw: bytes) -> None:
+    """Proto3 JSON names a field at most once: never "the last one wins" (a deposit of 2 for "1" then "2")."""
+    response = client.post(
+        "/v1/accounts/110123:deposit", content=raw, headers={**BEARER, "content-type": "application/json"}
+    )
+    assert (response.status_code, response.text) == duplicate_field_answer()
+    assert response.json()["code"] == 3  # INVALID_ARGUMENT
+    assert accounts.requests == []
+
+
+@pytest.mark.parametrize("raw", [raw for _, raw in LOOK_ALIKES], ids=[name for name, _ in LOOK_ALIKES])
+def test_a_body_naming_each_field_once_is_read(client: TestClient, accounts: Accounts, raw: bytes) -> None:
+    response = client.post(
+        "/v1/accounts/110123:deposit", content=raw, headers={**BEARER, "content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert accounts.requests[0].amount == 1
 
 
 def test_an_empty_body_is_the_empty_message(client: TestClient, accounts: Accounts) -> None:

@@ -206,12 +206,43 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, object_pairs_hook=_once_each)
+    except _Duplicate:
+        raise DUPLICATE_FIELD from None
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: arrays or objects nested too deep
         raise _Undecodable() from None
     if not isinstance(document, dict):
         raise _Undecodable()
     return document
+
+
+# Proto3 JSON names a field at most once (the conformance suite rejects duplicates; "last one wins" would let
+# `{"amount": "1", "amount": "2"}` mean whatever the reader's parser picks). The gateway refuses the same body
+# with the same answer (scripts/gen_envoy.py, deploy/envoy/duplicate_fields.lua).
+DUPLICATE_FIELD = InvalidArgument("body", "a field is given more than once")
+
+
+class _Duplicate(ValueError):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object hook: an object naming a field twice is refused (at any depth), `account_number` and
+    `accountNumber` being one field (the proto name and its JSON name; the contracts have no map fields)."""
+    if len({_json_name(key) for key, _ in pairs}) != len(pairs):
+        raise _Duplicate()
+    return dict(pairs)
+
+
+def _json_name(key: str) -> str:
+    """protobuf's JSON name of a field name: each underscore dropped, the character after it upper-cased."""
+    return re.sub(r"_+(.?)", lambda m: m.group(1).upper(), key)
+
+
+def duplicate_field_answer() -> tuple[int, str]:
+    """The HTTP status and JSON body of DUPLICATE_FIELD, as this adapter and the gateway answer it."""
+    response = status_response(status_for_error(DUPLICATE_FIELD, ""))
+    return response.status_code, bytes(response.body).decode()
 
 
 class _Undecodable(Exception):
