@@ -116,6 +116,17 @@ REALM = "bank"  # the WWW-Authenticate realm of 401/403 answers
 MAX_CREDENTIAL_CHARS = len("Bearer ") + 4096
 MAX_REST_PATH_CHARS = 2048
 MAX_REQUEST_HEADERS_KB = 16
+# gRPC reflection is each service's own (`grpcurl -plaintext 127.0.0.1:50051 list`): the gateway fronts four
+# services and has no merged view. Asked for it, it says so (grpcurl prints the message) instead of the 401 of
+# a missing token; its descriptor set serves grpcurl through it (`-protoset deploy/envoy/descriptor.binpb`).
+REFLECTION_PATHS = (
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+)
+REFLECTION_ANSWER = (
+    "reflection is served by each service on its own port (customer 50051, member 50052, account 50053, "
+    "my_accounts 50054), not by the gateway; through the gateway use grpcurl -protoset deploy/envoy/descriptor.binpb"
+)
 # A REST body naming a field twice: refused before the transcoder, as the services' REST adapter refuses it.
 DUPLICATE_FIELDS_LUA = "deploy/envoy/duplicate_fields.lua"
 
@@ -566,6 +577,17 @@ def refusal_routes(no_filters: dict[str, Any]) -> list[dict[str, Any]]:
             "response_headers_to_add": _response_headers({"content-type": "application/json"}),
             "typed_per_filter_config": no_filters,
         },
+        *(
+            {
+                "name": f"reflection{n}",
+                "match": {"path": path},
+                # 403 is PERMISSION_DENIED to a gRPC caller, the body its grpc-message (grpcurl prints both; an
+                # UNIMPLEMENTED it would replace by "server does not support the reflection API")
+                "direct_response": {"status": 403, "body": {"inline_string": REFLECTION_ANSWER}},
+                "typed_per_filter_config": no_filters,
+            }
+            for n, path in enumerate(REFLECTION_PATHS)
+        ),
     ]
 
 

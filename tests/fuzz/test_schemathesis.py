@@ -34,7 +34,7 @@ LOCAL_REPLIES: dict[str, int] = {}
 
 
 def _local_reply(response, count: bool = True) -> bool:  # type: ignore[no-untyped-def]
-    """Envoy's own refusals before any upstream: jwt_authn's 401 "Jwt is missing" and the transcoder's 400s
+    """Envoy's own refusals before any upstream: jwt_authn's 401 (no body) and the transcoder's 400s
     ("Root element must be a message.", "Could not find field ...", or an empty body for JSON it cannot read)
     come in text/plain or with no content type, which the document (generated from the protos, where every
     answer is JSON) cannot describe. Counted in the report."""

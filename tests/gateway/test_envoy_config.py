@@ -270,8 +270,10 @@ def test_internal_services_are_neither_routed_nor_transcoded(rendered: tuple[Pat
         for rpc in services[internal]:
             first = next(r for r in routes if matches(r["match"], "POST", rpc.grpc_path))
             assert first["name"] == "not_found", rpc.grpc_path
-    for health in ("/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"):
-        assert next(r for r in routes if matches(r["match"], "POST", health))["name"] == "not_found"
+    assert next(r for r in routes if matches(r["match"], "POST", "/grpc.health.v1.Health/Check"))["name"] == "not_found"
+    for reflection in gen.REFLECTION_PATHS:  # answered by the gateway itself: where reflection is served
+        first = next(r for r in routes if matches(r["match"], "POST", reflection))
+        assert "route" not in first and first["direct_response"]["status"] == 403
 
 
 def test_transcoder_and_providers_settings(rendered: tuple[Path, dict, dict]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.gateway.harness import (
     free_port,
     load_gen_envoy,
 )
+from tests.integration.test_grpcurl import GRPCURL
 from tests.tokens import forged_tokens
 
 gen = load_gen_envoy()
@@ -332,9 +334,32 @@ def test_internal_and_infrastructure_services_are_unreachable(
     assert http.post(SNAPSHOT, json={"customerId": "cust-1"}, headers=bearer(member)).status_code == 404
     assert grpc_call(channel, SNAPSHOT, operator) == grpc.StatusCode.UNAUTHENTICATED
     assert grpc_call(channel, SNAPSHOT) == grpc.StatusCode.UNAUTHENTICATED
-    for path in ("/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"):
-        assert grpc_call(channel, path, member) == grpc.StatusCode.UNIMPLEMENTED
+    assert grpc_call(channel, "/grpc.health.v1.Health/Check", member) == grpc.StatusCode.UNIMPLEMENTED
+    for path in gen.REFLECTION_PATHS:  # answered by the gateway itself, with or without a token
+        assert grpc_call(channel, path, member) == grpc_call(channel, path) == grpc.StatusCode.PERMISSION_DENIED
     assert gateway.upstream.count(SNAPSHOT) == 0
+
+
+def test_grpcurl_list_through_the_gateway_says_where_reflection_is(gateway: Gateway) -> None:
+    """Not "Jwt is missing" (which reads like a login problem): reflection lives on each service's own port, and
+    the gateway's descriptor set makes grpcurl work through it."""
+    binary = str(GRPCURL) if GRPCURL.exists() else "grpcurl"
+    before = gateway.upstream.count()
+    listed = subprocess.run(
+        [binary, "-plaintext", gateway.envoy.grpc_target, "list"], capture_output=True, text=True, timeout=30
+    )
+    assert listed.returncode != 0
+    assert "PermissionDenied" in listed.stderr and gen.REFLECTION_ANSWER in listed.stderr, listed.stderr
+    assert "Jwt" not in listed.stderr
+    descriptor = Path(gen.ROOT / "deploy" / "envoy" / "descriptor.binpb")
+    with_protoset = subprocess.run(
+        [binary, "-plaintext", "-protoset", str(descriptor), gateway.envoy.grpc_target, "list"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert "bank.member.v1.MemberService" in with_protoset.stdout.split(), with_protoset.stderr
+    assert gateway.upstream.count() == before  # answered by the gateway itself
 
 
 # ------------------------------------------------------------------------------------------- size refusals
