@@ -90,6 +90,26 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
             n: s["pid"] for n, s in services.items()
         }
 
+        # One service alone: `bank stop` leaves the others running; `bank restart` starts it again (or stops and
+        # starts a running one) with `up`'s wait for SERVING.
+        stopped = bank("stop", "customer", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        after_stop = by_name(status(env))
+        assert after_stop["customer"]["state"] == "stopped" and not alive(services["customer"]["pid"])
+        assert {n: s["pid"] for n, s in after_stop.items() if n != "customer"} == {
+            n: s["pid"] for n, s in services.items() if n != "customer"
+        }
+        for _ in range(2):  # from stopped, then from running
+            restarted = bank("restart", "customer", env=env)
+            assert restarted.returncode == 0, restarted.stderr
+            assert "customer SERVING after" in restarted.stderr
+            customer = by_name(status(env))["customer"]
+            assert (customer["state"], customer["health"]) == ("running", "SERVING")
+        assert customer["pid"] != services["customer"]["pid"]
+        unknown = bank("restart", "nope", env=env)
+        assert unknown.returncode != 0 and "unknown service 'nope'" in unknown.stderr
+        services = by_name(status(env))
+
         demo = bank("demo", env=env)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         lines = demo.stdout.splitlines()

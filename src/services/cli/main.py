@@ -1,6 +1,6 @@
 """`bank`: the operator CLI. `bank up` starts Kafka, every service and the gateway, `bank status` shows what runs,
-`bank demo` walks through the public API, `bank down` stops it all, `bank operator-token` prints a token for
-the operator RPCs."""
+`bank restart SERVICE` and `bank stop SERVICE` act on one service, `bank demo` walks through the public API,
+`bank down` stops it all, `bank operator-token` prints a token for the operator RPCs."""
 
 from __future__ import annotations
 
@@ -268,6 +268,41 @@ def stop_services(paths: Paths, specs: Iterable[ServiceSpec], timeout: float) ->
             err.print(f"[green]✓[/] {spec.name} stopped", highlight=False)
     if left:
         raise CliError(f"could not stop pid(s) {', '.join(map(str, left))}")
+
+
+# --------------------------------------------------------------------------------------- one service
+
+ServiceName = Annotated[str, typer.Argument(help="customer, member, account or my_accounts", show_default=False)]
+
+
+@app.command("stop")
+@handles_errors
+def stop_one(
+    ctx: typer.Context,
+    service: ServiceName,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait after SIGTERM before SIGKILL.")] = 20.0,
+) -> None:
+    """Stop one service (SIGTERM, then SIGKILL after --timeout); the others, the gateway and Kafka go on."""
+    paths = get_paths(ctx)
+    spec = registry.get(service)
+    with processes.locked(paths):
+        stop_services(paths, [spec], timeout)
+
+
+@app.command()
+@handles_errors
+def restart(
+    ctx: typer.Context,
+    service: ServiceName,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for it to stop, then to be SERVING.")] = 60.0,
+) -> None:
+    """Stop one service if it runs and start it again, waiting until it is SERVING as `bank up` does (a new
+    setting or a new version of its code takes effect; the gateway routes to it again once it is healthy)."""
+    paths = get_paths(ctx)
+    spec = registry.get(service)
+    with processes.locked(paths):
+        stop_services(paths, [spec], timeout)
+        start_services(paths, [spec], timeout)
 
 
 # ------------------------------------------------------------------------------------------------ status
