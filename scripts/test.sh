@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-scripts/bootstrap.sh
+scripts/bootstrap.sh --test
 export PATH="$root/.venv/bin:$PATH"
 
 step() { printf '\n== %s\n' "$*" >&2; }
