@@ -17,7 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Records its call; as npm (run in tests/web for `npm ci`) it leaves the node_modules folder npm would make.
-RECORDER = '#!/bin/sh\necho "$(basename "$0") $*" >> "$BOOTSTRAP_CALLS"\n[ "$(basename "$0")" = npm ] && mkdir -p node_modules\nexit 0\n'
+RECORDER = (
+    '#!/bin/sh\necho "$(basename "$0") $*" >> "$BOOTSTRAP_CALLS"\n'
+    '[ "$(basename "$0")" = npm ] && mkdir -p node_modules\nexit 0\n'
+)
 
 
 @pytest.fixture
