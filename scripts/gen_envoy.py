@@ -29,6 +29,8 @@ from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
+from adapters.inbound.grpc.metadata import MAX_TOKEN_LENGTH
+
 # ---------------------------------------------------------------------------------------------------------------
 # Policy: the single place to change. Methods are "package.Service/Method"; services are "package.Service".
 # ---------------------------------------------------------------------------------------------------------------
@@ -113,7 +115,7 @@ REALM = "bank"  # the WWW-Authenticate realm of 401/403 answers
 # MAX_TOKEN_LENGTH) gets the 401 of any bad token; a REST request line (path and query) longer than any valid
 # one gets 400 INVALID_ARGUMENT. Whole header sets over MAX_REQUEST_HEADERS_KB are refused by Envoy's codec,
 # below the services' own metadata limit (adapters/inbound/grpc/server.py), so no upstream ever refuses them.
-MAX_CREDENTIAL_CHARS = len("Bearer ") + 4096
+MAX_CREDENTIAL_CHARS = len("Bearer ") + MAX_TOKEN_LENGTH
 MAX_REST_PATH_CHARS = 2048
 MAX_REQUEST_HEADERS_KB = 16
 # gRPC reflection is each service's own (`grpcurl -plaintext 127.0.0.1:50051 list`): the gateway fronts four

@@ -60,7 +60,7 @@ class GrpcServer:
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
                 ("grpc.max_send_message_length", opts.max_message_bytes),
                 ("grpc.max_metadata_size", opts.max_metadata_bytes),  # the soft limit...
-                ("grpc.absolute_max_metadata_size", opts.max_metadata_bytes),  # ...is the hard one: no dice
+                ("grpc.absolute_max_metadata_size", opts.max_metadata_bytes),  # ...is the hard one
                 ("grpc.so_reuseport", 0),
                 *opts.options,
             ],
