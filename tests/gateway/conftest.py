@@ -40,6 +40,12 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         "OPERATOR_JWKS_FILE": str(folder / "operator-jwks.json"),
         "GATEWAY_LOGIN_RPS": str(LOGIN_RPS),
         "GATEWAY_LOGIN_BURST": str(LOGIN_BURST),
+        # the tests of this session's gateway all come from 127.0.0.1: one client's buckets as large as the ceilings
+        # (test_edge_limits.py starts gateways of its own for the per-client buckets)
+        "GATEWAY_LOGIN_CLIENT_RPS": str(LOGIN_RPS),
+        "GATEWAY_LOGIN_CLIENT_BURST": str(LOGIN_BURST),
+        "GATEWAY_CLIENT_RPS": "500",
+        "GATEWAY_CLIENT_BURST": "1000",
     }
     envoy = Envoy(folder, env)
     try:
