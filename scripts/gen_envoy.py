@@ -49,8 +49,8 @@ INTERNAL_SERVICES: tuple[str, ...] = (
     "bank.my_accounts.v1.ViewAdminService",
     "bank.ops.v1.OutboxService",
 )
-# Served by the member service's REST port, public (a verifier needs the keys before it has a token).
-MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
+# Served by the member service's keys listener, public (a verifier needs the keys before it has a token).
+MEMBER_KEYS_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing
 # Answered by Envoy itself, public: the committed OpenAPI document (scripts/gen_openapi.py writes it).
 OPENAPI_PATH = "/openapi.json"
@@ -100,7 +100,7 @@ UPSTREAMS: dict[str, Upstream] = {
     "bank.account.v1.AccountService": Upstream("account", 50053),
     "bank.my_accounts.v1.MyAccountsService": Upstream("my_accounts", 50054),
 }
-MEMBER_REST = Upstream("member_rest", 8052)
+MEMBER_KEYS = Upstream("member_keys", 8062)  # the member service's keys listener (no Login there)
 
 MEMBER_ISSUER, MEMBER_AUDIENCE = "bank-member", "bank-api"
 OPERATOR_ISSUER, OPERATOR_AUDIENCE = "bank-operator", "bank-ops"
@@ -318,7 +318,7 @@ class Settings:
             return environ.get(name, "") or default
 
         addresses = {}
-        for upstream in (*UPSTREAMS.values(), MEMBER_REST):
+        for upstream in (*UPSTREAMS.values(), MEMBER_KEYS):
             variable = f"GATEWAY_{upstream.cluster.upper()}_ADDR"
             addresses[upstream.cluster] = parse_addresses(get(variable, f"127.0.0.1:{upstream.default_port}"))
         member_jwks = environ.get("MEMBER_JWKS_FILE", "")
@@ -505,7 +505,7 @@ def jwt_rules(rpcs: Iterable[Rpc], rest: bool) -> list[dict[str, Any]]:
         OPERATOR: {"requires": {"provider_name": OPERATOR}},
         MEMBER: {"requires": {"provider_name": MEMBER}},
     }
-    own = (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
+    own = (*MEMBER_KEYS_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
     rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in own]
     for cls in (PUBLIC, OPERATOR, MEMBER):
         for rpc in rpcs:
@@ -562,12 +562,12 @@ def jwt_provider(issuer: str, audience: str, max_lifetime: int, jwks: dict[str, 
 def member_jwks(settings: Settings) -> dict[str, Any]:
     if settings.member_jwks_file:
         return {"local_jwks": {"filename": settings.member_jwks_file}}
-    host, port = settings.addresses[MEMBER_REST.cluster][0]
+    host, port = settings.addresses[MEMBER_KEYS.cluster][0]
     return {
         "remote_jwks": {
             "http_uri": {
-                "uri": f"http://{_host(host)}:{port}{MEMBER_REST_PATHS[0]}",
-                "cluster": MEMBER_REST.cluster,
+                "uri": f"http://{_host(host)}:{port}{MEMBER_KEYS_PATHS[0]}",
+                "cluster": MEMBER_KEYS.cluster,
                 "timeout": "1s",
             },
             "cache_duration": "60s",
@@ -685,12 +685,12 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     }
     routes: list[dict[str, Any]] = [
         {
-            "name": f"member_rest{path}",
+            "name": f"member_keys{path}",
             "match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
-            "route": {"cluster": MEMBER_REST.cluster, "timeout": "2s"},
+            "route": {"cluster": MEMBER_KEYS.cluster, "timeout": "2s"},
             "typed_per_filter_config": no_transcoder,
         }
-        for path in MEMBER_REST_PATHS
+        for path in MEMBER_KEYS_PATHS
     ]
     routes.append(
         {
@@ -868,7 +868,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     interval = settings.health_interval_ms
     grpc_clusters = sorted({u.cluster for u in UPSTREAMS.values()})
     clusters = [grpc_cluster(c, settings.addresses[c], interval) for c in grpc_clusters]
-    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster], interval))
+    clusters.append(rest_cluster(MEMBER_KEYS.cluster, settings.addresses[MEMBER_KEYS.cluster], interval))
     return {
         "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
         "overload_manager": overload_manager(edge),
@@ -973,7 +973,7 @@ def rest_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms
     return {
         "name": name,
         **_endpoints(name, endpoints),
-        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_REST_PATHS[0]}}),
+        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_KEYS_PATHS[0]}}),
         "circuit_breakers": {
             "thresholds": [
                 {

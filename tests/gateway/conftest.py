@@ -35,7 +35,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     rest.start()
     env = {
         **{f"GATEWAY_{name}_ADDR": upstream.address for name in ("CUSTOMER", "MEMBER", "ACCOUNT", "MY_ACCOUNTS")},
-        "GATEWAY_MEMBER_REST_ADDR": f"127.0.0.1:{rest.port}",
+        "GATEWAY_MEMBER_KEYS_ADDR": f"127.0.0.1:{rest.port}",
         "MEMBER_JWKS_FILE": str(folder / "member-jwks.json"),
         "OPERATOR_JWKS_FILE": str(folder / "operator-jwks.json"),
         "GATEWAY_LOGIN_RPS": str(LOGIN_RPS),

@@ -462,7 +462,7 @@ def test_remote_jwks_is_fetched_in_the_background(gateway: Gateway, tmp_path: Pa
     (401 meanwhile) and accepts tokens once the keys can be fetched (failed fetches retried every second)."""
     rest_port = free_port()
     env = {k: v for k, v in gateway.envoy.env.items() if k != "MEMBER_JWKS_FILE"}
-    env["GATEWAY_MEMBER_REST_ADDR"] = f"127.0.0.1:{rest_port}"
+    env["GATEWAY_MEMBER_KEYS_ADDR"] = f"127.0.0.1:{rest_port}"
     envoy = Envoy(tmp_path, env)
     envoy.start()
     rest = JwksRestStub(gateway.member.jwks(), port=rest_port)
