@@ -249,7 +249,9 @@ def test_clients_that_never_read_cannot_hold_the_gateway_memory(gateway: Gateway
             f"heap +{held / 2**20:.1f} MiB, another client answered in {took * 1000:.0f} ms"
         )
         assert active <= 8 * 100, active
-        assert held < 64 * 2**20, held  # 2400 answers of ~40 KiB would be ~94 MiB
+        # measured +51 MiB (about 65 KiB per open stream); 2400 open streams, as on a gateway without the limit,
+        # would be about 150 MiB
+        assert held < 80 * 2**20, held
     finally:
         for raw in connections:
             raw.close()
