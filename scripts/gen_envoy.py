@@ -423,6 +423,20 @@ def per_client_rate_limit(stat_prefix: str, client: tuple[int, int], ceiling: tu
     return config
 
 
+def rate_limit_off(stat_prefix: str) -> dict[str, Any]:
+    """A per-route local_ratelimit config that turns the filter off on its route (a per-route config needs a
+    bucket; it is never consulted). For /healthz: the kubelet's probes must not fail because clients hit a
+    ceiling, or a flood would take every gateway pod out of its Service (the overload manager still refuses
+    them when the heap is really full)."""
+    off = {"default_value": {"numerator": 0, "denominator": "HUNDRED"}}
+    return _any(
+        "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        stat_prefix=stat_prefix,
+        token_bucket=token_bucket(1, 1),
+        filter_enabled={"runtime_key": f"{stat_prefix}_enabled", **off},
+    )
+
+
 def downstream_protocol_limits(edge: EdgeLimits) -> dict[str, Any]:
     """HCM fields bounding what one client connection can make the gateway hold: HTTP/2 streams and flow-control
     windows, header count and size, idle connections. Envoy keeps its defaults for the HTTP/2 flood checks
@@ -697,7 +711,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
             "name": "healthz",
             "match": {"path": HEALTH_PATH},
             "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
-            "typed_per_filter_config": no_transcoder,
+            "typed_per_filter_config": {**no_transcoder, "bank.global_ratelimit": rate_limit_off("healthz_rl")},
         }
     )
     routes.append(

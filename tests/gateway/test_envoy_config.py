@@ -352,6 +352,10 @@ def test_rate_limits_are_per_client_with_the_ceiling_behind(rendered: tuple[Path
         assert limit["always_consume_default_token_bucket"] is True and limit["max_dynamic_descriptors"] == 10000
         assert limit["rate_limited_as_resource_exhausted"] is True
     assert hcm(config)["use_remote_address"] is True and "xff_num_trusted_hops" not in hcm(config)
+    # the kubelet's probe path is never limited (a flood must not empty the gateway's Service)
+    healthz = next(r for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"] if r["name"] == "healthz")
+    off = healthz["typed_per_filter_config"]["bank.global_ratelimit"]["filter_enabled"]["default_value"]
+    assert off["numerator"] == 0
 
 
 def test_client_connections_and_the_process_are_bounded(rendered: tuple[Path, dict, dict]) -> None:
