@@ -395,7 +395,9 @@ def local_rate_limit(stat_prefix: str, rps: int, burst: int) -> dict[str, Any]:
     )
 
 
-def per_client_rate_limit(stat_prefix: str, client: tuple[int, int], ceiling: tuple[int, int], edge: EdgeLimits):
+def per_client_rate_limit(
+    stat_prefix: str, client: tuple[int, int], ceiling: tuple[int, int], edge: EdgeLimits
+) -> dict[str, Any]:
     """A local_ratelimit config with one token bucket per client (rps, burst) and, behind it, the ceiling for
     everyone together. The client is the downstream address as Envoy sees it (use_remote_address, no trusted
     hops: the peer of the TCP connection), an IPv6 client by its /64. A request takes a token from its client's
