@@ -175,6 +175,7 @@ class System:
             f"{prefix}_GRPC_PORT": str(port),
             f"{prefix}_REST_PORT": str(free_port()),
             f"{prefix}_METRICS_PORT": str(free_port()),  # two member services: never the default port
+            "MEMBER_KEYS_PORT": str(free_port()),  # read by the member service only
             "SHUTDOWN_GRACE_SECONDS": "2",
             **extra,
         }
@@ -206,6 +207,10 @@ class System:
         name = "member" if label.startswith("member") else label
         return f"http://127.0.0.1:{proc.env[f'{name.upper()}_REST_PORT']}"
 
+    def keys_url(self, label: str) -> str:
+        """The member service's keys listener (JWKS and discovery)."""
+        return f"http://127.0.0.1:{self.procs[label].env['MEMBER_KEYS_PORT']}"
+
     def start(self) -> None:
         began = time.monotonic()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +232,7 @@ class System:
         }
         for profile in PROFILES:
             self.members[profile] = self._service("member", f"member_{profile}", HASH_PROFILE=profile, **member_env)
-        jwks = f"{self.rest_url('member_cheap')}/.well-known/jwks.json"
+        jwks = f"{self.keys_url('member_cheap')}/.well-known/jwks.json"
         self._service("customer", "customer")
         self._service("account", "account", MEMBER_JWKS_URL=jwks)
         self._service(
@@ -261,9 +266,12 @@ class System:
             "GATEWAY_MEMBER_ADDR": self.members["cheap"].address,
             "GATEWAY_ACCOUNT_ADDR": self.procs["account"].address,
             "GATEWAY_MY_ACCOUNTS_ADDR": self.procs["my_accounts"].address,
-            "GATEWAY_MEMBER_REST_ADDR": self.rest_url("member_cheap").removeprefix("http://"),
+            "GATEWAY_MEMBER_KEYS_ADDR": self.keys_url("member_cheap").removeprefix("http://"),
             "GATEWAY_GLOBAL_RPS": "100000000",
             "GATEWAY_GLOBAL_BURST": "100000000",
+            # one client (this process) at every rate: its own buckets as large as the ceiling
+            "GATEWAY_CLIENT_RPS": "100000000",
+            "GATEWAY_CLIENT_BURST": "100000000",
             "MEMBER_JWKS_FILE": "",
             "OPERATOR_JWKS_FILE": str(operator_keys_dir(self.var_dir) / "jwks.json"),
         }

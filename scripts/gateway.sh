@@ -10,9 +10,10 @@
 #   gateway.sh status   exit 0 running (prints the PID and ready state), 3 stopped
 #
 # Settings (environment): GATEWAY_PORT=8080 GATEWAY_ADMIN_PORT=9901 GATEWAY_BASE_ID=17 (Envoy's shared-memory
-# id: a second Envoy on the host needs another) GATEWAY_{CUSTOMER,MEMBER,ACCOUNT,MY_ACCOUNTS,MEMBER_REST}_ADDR,
+# id: a second Envoy on the host needs another) GATEWAY_{CUSTOMER,MEMBER,ACCOUNT,MY_ACCOUNTS,MEMBER_KEYS}_ADDR,
 # OPERATOR_JWKS_FILE (default var/keys/operator/jwks.json), MEMBER_JWKS_FILE, GATEWAY_LOGIN_RPS/BURST,
-# GATEWAY_GLOBAL_RPS/BURST (see deploy/envoy/README.md), GATEWAY_START_TIMEOUT=20 GATEWAY_STOP_TIMEOUT=10.
+# GATEWAY_GLOBAL_RPS/BURST, GATEWAY_CLIENT_RPS/BURST, GATEWAY_LOGIN_CLIENT_RPS/BURST and the other limits (see
+# deploy/envoy/README.md), GATEWAY_START_TIMEOUT=20 GATEWAY_STOP_TIMEOUT=10.
 # PID file var/run/gateway.pid; log (Envoy's own log and the JSON access log) var/log/gateway.log, where var is
 # $GATEWAY_VAR_DIR (default <root>/var; `bank up` passes its var directory), which also holds the default
 # OPERATOR_JWKS_FILE (<var>/keys/operator/jwks.json) and a render of overridden settings (<var>/run/gateway/).

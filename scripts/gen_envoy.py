@@ -51,8 +51,8 @@ INTERNAL_SERVICES: tuple[str, ...] = (
     "bank.my_accounts.v1.ViewAdminService",
     "bank.ops.v1.OutboxService",
 )
-# Served by the member service's REST port, public (a verifier needs the keys before it has a token).
-MEMBER_REST_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
+# Served by the member service's keys listener, public (a verifier needs the keys before it has a token).
+MEMBER_KEYS_PATHS: tuple[str, ...] = ("/.well-known/jwks.json", "/.well-known/openid-configuration")
 HEALTH_PATH = "/healthz"  # answered by Envoy itself: the gateway process is up and routing
 # Answered by Envoy itself, public: the committed OpenAPI document (scripts/gen_openapi.py writes it).
 OPENAPI_PATH = "/openapi.json"
@@ -102,7 +102,7 @@ UPSTREAMS: dict[str, Upstream] = {
     "bank.account.v1.AccountService": Upstream("account", 50053),
     "bank.my_accounts.v1.MyAccountsService": Upstream("my_accounts", 50054),
 }
-MEMBER_REST = Upstream("member_rest", 8052)
+MEMBER_KEYS = Upstream("member_keys", 8062)  # the member service's keys listener (no Login there)
 
 MEMBER_ISSUER, MEMBER_AUDIENCE = "bank-member", "bank-api"
 OPERATOR_ISSUER, OPERATOR_AUDIENCE = "bank-operator", "bank-ops"
@@ -276,17 +276,64 @@ def public_rpcs(services: Mapping[str, list[Rpc]]) -> list[Rpc]:
 
 # --------------------------------------------------------------------------------------------------- settings
 @dataclass(frozen=True)
+class EdgeLimits:
+    """What one client may take of the gateway (issue 15; figures in deploy/envoy/README.md): its own token
+    buckets (keyed by the downstream address Envoy sees, IPv6 by /64), HTTP/2 limits on the client side and the
+    overload manager's ceilings."""
+
+    client_rps: int  # every request of one client
+    client_burst: int
+    login_client_rps: int  # logins of one client
+    login_client_burst: int
+    tracked_clients: int  # buckets kept per filter (LRU); an evicted client starts again with a full bucket
+    client_v6_prefix: int  # one IPv6 client = one /64 (a host picks any address of its /64 at will)
+    max_concurrent_streams: int  # HTTP/2 streams open at once on one connection
+    stream_window_bytes: int  # HTTP/2 initial stream window: what a client may send ahead on one stream
+    connection_window_bytes: int  # ... and on the whole connection
+    max_headers_count: int
+    max_request_headers_kb: int
+    connection_buffer_bytes: int  # per connection read/write buffer before Envoy stops reading (watermark)
+    idle_timeout_s: int  # a connection with no stream open is closed after this
+    max_connections: int  # downstream connections of the whole process (overload manager)
+    max_heap_mb: int  # the heap the overload manager measures against (the pod's memory limit is 256 MiB)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> EdgeLimits:
+        def get(name: str, default: int) -> int:
+            return int(environ.get(name, "") or default)
+
+        return cls(
+            client_rps=get("GATEWAY_CLIENT_RPS", 50),
+            client_burst=get("GATEWAY_CLIENT_BURST", 100),
+            login_client_rps=get("GATEWAY_LOGIN_CLIENT_RPS", 2),
+            login_client_burst=get("GATEWAY_LOGIN_CLIENT_BURST", 10),
+            tracked_clients=get("GATEWAY_TRACKED_CLIENTS", 10000),
+            client_v6_prefix=get("GATEWAY_CLIENT_V6_PREFIX", 64),
+            max_concurrent_streams=get("GATEWAY_H2_MAX_STREAMS", 100),
+            stream_window_bytes=get("GATEWAY_H2_STREAM_WINDOW", 65536),
+            connection_window_bytes=get("GATEWAY_H2_CONNECTION_WINDOW", 1048576),
+            max_headers_count=get("GATEWAY_MAX_HEADERS", 100),
+            max_request_headers_kb=get("GATEWAY_MAX_HEADERS_KB", MAX_REQUEST_HEADERS_KB),
+            connection_buffer_bytes=get("GATEWAY_CONNECTION_BUFFER", 32768),
+            idle_timeout_s=get("GATEWAY_IDLE_TIMEOUT_S", 300),
+            max_connections=get("GATEWAY_MAX_CONNECTIONS", 10000),
+            max_heap_mb=get("GATEWAY_MAX_HEAP_MB", 200),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     port: int
     admin_port: int
     addresses: dict[str, list[tuple[str, int]]]  # cluster -> endpoints
     member_jwks_file: str  # "" = remote JWKS from the member service
     operator_jwks_file: str
-    login_rps: int
+    login_rps: int  # the login ceiling for everyone together (the last line; per client below)
     login_burst: int
-    global_rps: int
+    global_rps: int  # the ceiling for every request of everyone together (the last line; per client below)
     global_burst: int
     health_interval_ms: int  # active health checks of every upstream (NOT_SERVING or gone: no traffic)
+    edge: EdgeLimits  # per-client buckets, HTTP/2 limits, overload manager (issue 15)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -294,7 +341,7 @@ class Settings:
             return environ.get(name, "") or default
 
         addresses = {}
-        for upstream in (*UPSTREAMS.values(), MEMBER_REST):
+        for upstream in (*UPSTREAMS.values(), MEMBER_KEYS):
             variable = f"GATEWAY_{upstream.cluster.upper()}_ADDR"
             addresses[upstream.cluster] = parse_addresses(get(variable, f"127.0.0.1:{upstream.default_port}"))
         member_jwks = environ.get("MEMBER_JWKS_FILE", "")
@@ -304,11 +351,12 @@ class Settings:
             addresses=addresses,
             member_jwks_file=repo_path(member_jwks) if member_jwks else "",
             operator_jwks_file=repo_path(get("OPERATOR_JWKS_FILE", DEFAULT_OPERATOR_JWKS)),
-            login_rps=int(get("GATEWAY_LOGIN_RPS", "20")),
-            login_burst=int(get("GATEWAY_LOGIN_BURST", "40")),
+            login_rps=int(get("GATEWAY_LOGIN_RPS", "50")),
+            login_burst=int(get("GATEWAY_LOGIN_BURST", "100")),
             global_rps=int(get("GATEWAY_GLOBAL_RPS", "500")),
             global_burst=int(get("GATEWAY_GLOBAL_BURST", "1000")),
             health_interval_ms=int(get("GATEWAY_HEALTH_INTERVAL_MS", "1000")),
+            edge=EdgeLimits.from_env(environ),
         )
 
 
@@ -370,6 +418,116 @@ def local_rate_limit(stat_prefix: str, rps: int, burst: int) -> dict[str, Any]:
     )
 
 
+def per_client_rate_limit(
+    stat_prefix: str, client: tuple[int, int], ceiling: tuple[int, int], edge: EdgeLimits
+) -> dict[str, Any]:
+    """A local_ratelimit config with one token bucket per client (rps, burst) and, behind it, the ceiling for
+    everyone together. The client is the downstream address as Envoy sees it (use_remote_address, no trusted
+    hops: the peer of the TCP connection), an IPv6 client by its /64. A request takes a token from its client's
+    bucket first; only if that allows it does it take one from the ceiling (always_consume_default_token_bucket),
+    so a client that floods spends its own bucket, never the others' share. Dynamic descriptors (an empty value
+    matches every address, each with its own bucket) kept in an LRU of `tracked_clients`."""
+    config = local_rate_limit(stat_prefix, *ceiling)
+    config["descriptors"] = [
+        {"entries": [{"key": "masked_remote_address", "value": ""}], "token_bucket": token_bucket(*client)}
+    ]
+    config["rate_limits"] = [
+        {
+            "actions": [
+                {
+                    "masked_remote_address": {
+                        "v4_prefix_mask_len": 32,
+                        "v6_prefix_mask_len": edge.client_v6_prefix,
+                    }
+                }
+            ]
+        }
+    ]
+    config["max_dynamic_descriptors"] = edge.tracked_clients
+    config["always_consume_default_token_bucket"] = True
+    return config
+
+
+def rate_limit_off(stat_prefix: str) -> dict[str, Any]:
+    """A per-route local_ratelimit config that turns the filter off on its route (a per-route config needs a
+    bucket; it is never consulted). For /healthz: the kubelet's probes must not fail because clients hit a
+    ceiling, or a flood would take every gateway pod out of its Service (the overload manager still refuses
+    them when the heap is really full)."""
+    off = {"default_value": {"numerator": 0, "denominator": "HUNDRED"}}
+    return _any(
+        "envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit",
+        stat_prefix=stat_prefix,
+        token_bucket=token_bucket(1, 1),
+        filter_enabled={"runtime_key": f"{stat_prefix}_enabled", **off},
+    )
+
+
+def downstream_protocol_limits(edge: EdgeLimits) -> dict[str, Any]:
+    """HCM fields bounding what one client connection can make the gateway hold: HTTP/2 streams and flow-control
+    windows, header count and size, idle connections. Envoy keeps its defaults for the HTTP/2 flood checks
+    (outbound frames, empty frames, PRIORITY and WINDOW_UPDATE floods)."""
+    return {
+        "http2_protocol_options": {
+            "max_concurrent_streams": edge.max_concurrent_streams,
+            "initial_stream_window_size": edge.stream_window_bytes,
+            "initial_connection_window_size": edge.connection_window_bytes,
+        },
+        "max_request_headers_kb": edge.max_request_headers_kb,
+        "common_http_protocol_options": {
+            "headers_with_underscores_action": "REJECT_REQUEST",
+            "idle_timeout": _seconds(edge.idle_timeout_s),
+            "max_headers_count": edge.max_headers_count,
+        },
+    }
+
+
+def overload_manager(edge: EdgeLimits) -> dict[str, Any]:
+    """The process-wide last line: the heap measured against max_heap_mb (tcmalloc's in-use bytes), with
+    actions as it fills: reset the streams that hold the most buffered memory (from 85 %), give memory back to
+    the system (90 %), stop keep-alive and new connections (95 %), refuse new requests with 503 (98 %); and
+    a cap on downstream connections of the whole process (beyond it a new connection is closed at once)."""
+    heap = "envoy.resource_monitors.fixed_heap"
+    connections = "envoy.resource_monitors.global_downstream_max_connections"
+
+    def action(name: str, threshold: float) -> dict[str, Any]:
+        return {
+            "name": f"envoy.overload_actions.{name}",
+            "triggers": [{"name": heap, "threshold": {"value": threshold}}],
+        }
+
+    return {
+        "refresh_interval": "0.25s",
+        "resource_monitors": [
+            {
+                "name": heap,
+                "typed_config": _any(
+                    "envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
+                    max_heap_size_bytes=edge.max_heap_mb * 1024 * 1024,
+                ),
+            },
+            {
+                "name": connections,
+                "typed_config": _any(
+                    "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+                    max_active_downstream_connections=edge.max_connections,
+                ),
+            },
+        ],
+        "actions": [
+            {
+                "name": "envoy.overload_actions.reset_high_memory_stream",
+                "triggers": [{"name": heap, "scaled": {"scaling_threshold": 0.85, "saturation_threshold": 0.95}}],
+            },
+            action("shrink_heap", 0.90),
+            action("disable_http_keepalive", 0.95),
+            action("stop_accepting_connections", 0.95),
+            action("stop_accepting_requests", 0.98),
+        ],
+        # streams are tracked by the memory they buffer from 1 MiB (2^20) up: what reset_high_memory_stream resets
+        "buffer_factory_config": {"minimum_account_to_track_power_of_two": 20},
+    }
+
+
 def rest_rule(binding: Binding) -> dict[str, Any]:
     return {
         "safe_regex": {"regex": template_regex(binding.template)},
@@ -386,7 +544,7 @@ def jwt_rules(rpcs: Iterable[Rpc], rest: bool) -> list[dict[str, Any]]:
         OPERATOR: {"requires": {"provider_name": OPERATOR}},
         MEMBER: {"requires": {"provider_name": MEMBER}},
     }
-    own = (*MEMBER_REST_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
+    own = (*MEMBER_KEYS_PATHS, HEALTH_PATH, OPENAPI_PATH, *WEB_FILES)
     rules: list[dict[str, Any]] = [{"match": {"path": p}} for p in own]
     for cls in (PUBLIC, OPERATOR, MEMBER):
         for rpc in rpcs:
@@ -446,12 +604,12 @@ def jwt_provider(issuer: str, audience: str, max_lifetime: int, jwks: dict[str, 
 def member_jwks(settings: Settings) -> dict[str, Any]:
     if settings.member_jwks_file:
         return {"local_jwks": {"filename": settings.member_jwks_file}}
-    host, port = settings.addresses[MEMBER_REST.cluster][0]
+    host, port = settings.addresses[MEMBER_KEYS.cluster][0]
     return {
         "remote_jwks": {
             "http_uri": {
-                "uri": f"http://{_host(host)}:{port}{MEMBER_REST_PATHS[0]}",
-                "cluster": MEMBER_REST.cluster,
+                "uri": f"http://{_host(host)}:{port}{MEMBER_KEYS_PATHS[0]}",
+                "cluster": MEMBER_KEYS.cluster,
                 "timeout": "1s",
             },
             "cache_duration": "60s",
@@ -628,7 +786,13 @@ def web_routes(no_transcoder: dict[str, Any]) -> list[dict[str, Any]]:
 def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descriptor: str) -> dict[str, Any]:
     rpcs = public_rpcs(services)
     exposed = sorted({rpc.service for rpc in rpcs})
-    login_limit = local_rate_limit("login_rl", settings.login_rps, settings.login_burst)
+    edge = settings.edge
+    login_limit = per_client_rate_limit(
+        "login_rl",
+        (edge.login_client_rps, edge.login_client_burst),
+        (settings.login_rps, settings.login_burst),
+        edge,
+    )
     no_transcoder = {
         "envoy.filters.http.grpc_json_transcoder": _any("envoy.config.route.v3.FilterConfig", disabled=True)
     }
@@ -645,19 +809,19 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     routes: list[dict[str, Any]] = refusal_routes(no_filters)
     routes += [
         {
-            "name": f"member_rest{path}",
+            "name": f"member_keys{path}",
             "match": {"path": path, "headers": [{"name": ":method", "string_match": {"exact": "GET"}}]},
-            "route": {"cluster": MEMBER_REST.cluster, "timeout": "2s"},
+            "route": {"cluster": MEMBER_KEYS.cluster, "timeout": "2s"},
             "typed_per_filter_config": no_transcoder,
         }
-        for path in MEMBER_REST_PATHS
+        for path in MEMBER_KEYS_PATHS
     ]
     routes.append(
         {
             "name": "healthz",
             "match": {"path": HEALTH_PATH},
             "direct_response": {"status": 200, "body": {"inline_string": "ok\n"}},
-            "typed_per_filter_config": no_transcoder,
+            "typed_per_filter_config": {**no_transcoder, "bank.global_ratelimit": rate_limit_off("healthz_rl")},
         }
     )
     routes.append(
@@ -703,7 +867,9 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         },
         {
             "name": "bank.global_ratelimit",
-            "typed_config": local_rate_limit("global_rl", settings.global_rps, settings.global_burst),
+            "typed_config": per_client_rate_limit(
+                "global_rl", (edge.client_rps, edge.client_burst), (settings.global_rps, settings.global_burst), edge
+            ),
         },
         {
             # REST and gRPC paths: refuses before any body is read or transcoded
@@ -780,12 +946,10 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
         stat_prefix="gateway",
         codec_type="AUTO",  # HTTP/1.1 (REST) and h2c (native gRPC) on one port
         use_remote_address=True,
-        max_request_headers_kb=MAX_REQUEST_HEADERS_KB,
         normalize_path=True,
         merge_slashes=True,
         path_with_escaped_slashes_action="REJECT_REQUEST",
-        common_http_protocol_options={"headers_with_underscores_action": "REJECT_REQUEST"},
-        always_set_request_id_in_response=True,
+        always_set_request_id_in_response=True,  # x-request-id: what a caller quotes, what the access log has
         # jwt_authn refuses without a reason (strip_failure_response); every refusal of a credential the gateway
         # answers itself says how to authenticate (RFC 6750), the same way: one realm, nothing of the request
         local_reply_config={
@@ -803,9 +967,10 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
                 }
                 for status in (401, 403)
             ]
-        },  # x-request-id: what a caller quotes, what the access log has
+        },
         request_headers_timeout="10s",
         stream_idle_timeout="60s",
+        **downstream_protocol_limits(edge),
         access_log=[
             {
                 "name": "envoy.access_loggers.stdout",
@@ -835,7 +1000,7 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
     interval = settings.health_interval_ms
     grpc_clusters = sorted({u.cluster for u in UPSTREAMS.values()})
     clusters = [grpc_cluster(c, settings.addresses[c], interval) for c in grpc_clusters]
-    clusters.append(rest_cluster(MEMBER_REST.cluster, settings.addresses[MEMBER_REST.cluster], interval))
+    clusters.append(rest_cluster(MEMBER_KEYS.cluster, settings.addresses[MEMBER_KEYS.cluster], interval))
     return {
         "admin": {"address": _socket("127.0.0.1", settings.admin_port)},
         # The size-refusal patterns count characters in blocks of 1,000 (RE2's repetition cap), which makes
@@ -851,22 +1016,13 @@ def build_config(services: Mapping[str, list[Rpc]], settings: Settings, descript
                 }
             ]
         },
-        "overload_manager": {
-            "resource_monitors": [
-                {
-                    "name": "envoy.resource_monitors.global_downstream_max_connections",
-                    "typed_config": _any(
-                        "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
-                        max_active_downstream_connections=10000,
-                    ),
-                }
-            ]
-        },
+        "overload_manager": overload_manager(edge),
         "static_resources": {
             "listeners": [
                 {
                     "name": "gateway",
                     "address": _socket("127.0.0.1", settings.port),
+                    "per_connection_buffer_limit_bytes": edge.connection_buffer_bytes,
                     "filter_chains": [
                         {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
                     ],
@@ -962,7 +1118,7 @@ def rest_cluster(name: str, endpoints: list[tuple[str, int]], health_interval_ms
     return {
         "name": name,
         **_endpoints(name, endpoints),
-        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_REST_PATHS[0]}}),
+        "health_checks": health_checks(health_interval_ms, {"http_health_check": {"path": MEMBER_KEYS_PATHS[0]}}),
         "circuit_breakers": {
             "thresholds": [
                 {

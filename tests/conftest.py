@@ -108,6 +108,15 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_REST_PORT']}"
 
     @property
+    def keys_url(self) -> str:
+        """The member service's keys listener (JWKS and discovery only)."""
+        return f"http://127.0.0.1:{self.env['MEMBER_KEYS_PORT']}"
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.keys_url}/.well-known/jwks.json"
+
+    @property
     def metrics_url(self) -> str:
         return f"http://127.0.0.1:{self.env[f'{self.name.upper()}_METRICS_PORT']}/metrics"
 
@@ -181,6 +190,7 @@ def service_factory(
             f"{name.upper()}_GRPC_PORT": str(port),
             f"{name.upper()}_REST_PORT": str(free_port()),
             f"{name.upper()}_METRICS_PORT": str(free_port()),
+            "MEMBER_KEYS_PORT": str(free_port()),  # read by the member service only
             "SHUTDOWN_GRACE_SECONDS": "2",
             "KAFKA_TOPIC_PREFIX": topic_prefix,
             # a fresh consumer group: other tests' progress on the shared topics stays out

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Iterable
 from functools import cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ IMAGE = "bank-services"  # the image skaffold builds from the Containerfile
 # service (python -m services.<module>) -> its k8s name, public gRPC and REST ports, extra ports, worker role
 SERVICES: dict[str, dict[str, Any]] = {
     "customer": {"k8s": "customer", "grpc": 50051, "rest": 8051, "worker": "relay"},
-    "member": {"k8s": "member", "grpc": 50052, "rest": 8052, "worker": "relay"},
+    "member": {"k8s": "member", "grpc": 50052, "rest": 8052, "keys": 8062, "worker": "relay"},
     "account": {"k8s": "account", "grpc": 50053, "rest": 8053, "worker": "relay"},
     "my_accounts": {"k8s": "my-accounts", "grpc": 50054, "rest": 8054, "internal": 50064, "worker": "projector"},
 }
@@ -213,7 +214,8 @@ def check_roles(docs: list[dict[str, Any]]) -> list[str]:
         if pod_spec(worker)["containers"][0].get("ports"):
             problems.append(f"{service}: the {facts['worker']} exposes ports")
         ports = {p["containerPort"] for p in pod_spec(serve)["containers"][0].get("ports", [])}
-        expected = {facts["grpc"], facts["rest"], *([facts["internal"]] if "internal" in facts else [])}
+        extra = [facts[port] for port in ("internal", "keys") if port in facts]
+        expected = {facts["grpc"], facts["rest"], *extra}
         if ports != expected:
             problems.append(f"{service}: serve ports {sorted(ports)} != {sorted(expected)}")
         if env.get("GRPC_HOST") != "0.0.0.0":
@@ -534,8 +536,9 @@ def reachability(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
 
 def expected_reachability(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
     """Who may reach what: the gateway the public gRPC ports, the gateway and the token verifiers member's
-    REST port (JWKS), member my_accounts' internal port, Kafka's clients the brokers, each service its own
-    database (with the database's own instances and its operator), and nobody the other REST ports."""
+    keys port (JWKS, no Login), member my_accounts' internal port, Kafka's clients the brokers, each service its
+    own database (with the database's own instances and its operator), and nobody the REST ports (member's, with
+    Login, included)."""
     expected: dict[str, set[str]] = {}
     kafka_clients = set()
     for deployment in of_kind(docs, "Deployment"):
@@ -549,7 +552,8 @@ def expected_reachability(docs: list[dict[str, Any]]) -> dict[str, set[str]]:
         expected[f"{k8s}:{facts['rest']}"] = set()
         expected[f"{k8s}-db:5432"] = {k8s, f"{k8s}-{facts['worker']}", f"{k8s}-db", "cnpg-operator"}
         expected[f"{k8s}-db:8000"] = {f"{k8s}-db", "cnpg-operator"}
-    expected["member:8052"] = {GATEWAY, "customer", "account", "my-accounts"}
+    # the keys listener (JWKS and discovery, no Login): the gateway and every verifier of members' tokens
+    expected["member:8062"] = {GATEWAY, "customer", "account", "my-accounts"}
     expected["my-accounts:50064"] = {"member"}
     return expected
 
@@ -691,7 +695,7 @@ def check_gateway(docs: list[dict[str, Any]]) -> list[str]:
                         f"envoy cluster {cluster['name']}: {address['address']} has no port {address['port_value']}"
                     )
                 # HTTP/2 to a ClusterIP would pin every call to one pod: the gRPC upstreams are headless
-                grpc_upstream = cluster["name"] != "member_rest"
+                grpc_upstream = cluster["name"] != "member_keys"
                 if grpc_upstream and service["spec"].get("clusterIP") != "None":
                     problems.append(f"envoy cluster {cluster['name']}: {address['address']} is not headless")
     internal = services.get("my-accounts-internal")
@@ -701,8 +705,13 @@ def check_gateway(docs: list[dict[str, Any]]) -> list[str]:
     address = container_env(docs, pod_spec(member)["containers"][0]).get("MY_ACCOUNTS_ADDR", "")
     if not address.startswith("dns:///my-accounts-internal.") or not address.endswith(":50064"):
         problems.append(f"member: MY_ACCOUNTS_ADDR={address} is not the headless internal Service")
-    if not container_env(docs, pod_spec(member)["containers"][0]).get("TRUSTED_PROXIES"):
+    trusted = container_env(docs, pod_spec(member)["containers"][0]).get("TRUSTED_PROXIES", "")
+    if not trusted:
         problems.append("member: no TRUSTED_PROXIES (the login throttle would see only the gateway's address)")
+    # the gateway's pod network, not every private range (10/8, 172.16/12, 192.168/16 take in the nodes too)
+    wide = [cidr for cidr in trusted.split(",") if cidr.strip() and ip_network(cidr.strip()).prefixlen < 16]
+    if wide:
+        problems.append(f"member: TRUSTED_PROXIES {wide} is wider than a pod network")
     return problems
 
 

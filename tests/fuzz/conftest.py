@@ -48,6 +48,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, kafka: str) -> Iterator[Ful
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(free_port()),
             f"{name.upper()}_REST_PORT": str(free_port()),
+            "MEMBER_KEYS_PORT": str(free_port()),  # read by the member service only
             "SHUTDOWN_GRACE_SECONDS": "2",
             "KAFKA_TOPIC_PREFIX": prefix,
             f"{name.upper()}_KAFKA_GROUP_ID": f"{name}-{uuid.uuid4().hex[:8]}",

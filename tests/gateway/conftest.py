@@ -35,11 +35,17 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     rest.start()
     env = {
         **{f"GATEWAY_{name}_ADDR": upstream.address for name in ("CUSTOMER", "MEMBER", "ACCOUNT", "MY_ACCOUNTS")},
-        "GATEWAY_MEMBER_REST_ADDR": f"127.0.0.1:{rest.port}",
+        "GATEWAY_MEMBER_KEYS_ADDR": f"127.0.0.1:{rest.port}",
         "MEMBER_JWKS_FILE": str(folder / "member-jwks.json"),
         "OPERATOR_JWKS_FILE": str(folder / "operator-jwks.json"),
         "GATEWAY_LOGIN_RPS": str(LOGIN_RPS),
         "GATEWAY_LOGIN_BURST": str(LOGIN_BURST),
+        # the tests of this session's gateway all come from 127.0.0.1: one client's buckets as large as the ceilings
+        # (test_edge_limits.py starts gateways of its own for the per-client buckets)
+        "GATEWAY_LOGIN_CLIENT_RPS": str(LOGIN_RPS),
+        "GATEWAY_LOGIN_CLIENT_BURST": str(LOGIN_BURST),
+        "GATEWAY_CLIENT_RPS": "500",
+        "GATEWAY_CLIENT_BURST": "1000",
     }
     envoy = Envoy(folder, env)
     try:

@@ -142,7 +142,7 @@ def test_only_calls_an_upstream_never_started_are_retried(rendered: tuple[Path, 
     _, config, _ = rendered
     routes = hcm(config)["route_config"]["virtual_hosts"][0]["routes"]
     for route in routes:
-        if "route" in route and route["route"]["cluster"] != "member_rest":
+        if "route" in route and route["route"]["cluster"] != "member_keys":
             policy = route["route"]["retry_policy"]
             assert set(policy["retry_on"].split(",")) == {"connect-failure", "refused-stream", "reset-before-request"}
     # L4: whatever the retry_on, retries in flight stay within 10 % of the requests in flight, on every cluster
@@ -295,8 +295,8 @@ def test_transcoder_and_providers_settings(rendered: tuple[Path, dict, dict]) ->
         assert (providers["member"]["issuer"], providers["member"]["audiences"]) == ("bank-member", ["bank-api"])
         assert (providers["operator"]["issuer"], providers["operator"]["audiences"]) == ("bank-operator", ["bank-ops"])
         remote = providers["member"]["remote_jwks"]
-        assert remote["http_uri"]["uri"] == "http://127.0.0.1:8052/.well-known/jwks.json"
-        assert remote["http_uri"]["cluster"] == "member_rest" and remote["cache_duration"] == "60s"
+        assert remote["http_uri"]["uri"] == "http://127.0.0.1:8062/.well-known/jwks.json"
+        assert remote["http_uri"]["cluster"] == "member_keys" and remote["cache_duration"] == "60s"
         assert "async_fetch" in remote
 
 
@@ -340,3 +340,61 @@ def test_every_jwt_provider_keeps_verified_tokens_in_a_bounded_cache(rendered: t
         for name, provider in http_filter(config, layer)["providers"].items():
             assert 0 < provider["jwt_cache_config"]["jwt_cache_size"] <= 10_000, (layer, name)
             assert provider["require_expiration"] is True, (layer, name)
+
+
+def test_rate_limits_are_per_client_with_the_ceiling_behind(rendered: tuple[Path, dict, dict]) -> None:
+    """Both buckets (every request, and Login on its route) have one token bucket per client address (dynamic
+    descriptors: an empty value matches every address) and the ceiling for everyone as the default bucket."""
+    _, config, _ = rendered
+    login_route = next(
+        r for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"] if r["name"].endswith("/Login")
+    )
+    buckets = {
+        "global_rl": (http_filter(config, "bank.global_ratelimit"), (50, 100), (500, 1000)),
+        "login_rl": (login_route["typed_per_filter_config"]["bank.login_ratelimit"], (2, 10), (50, 100)),
+    }
+    for name, (limit, (client_rps, client_burst), (rps, burst)) in buckets.items():
+        assert limit["stat_prefix"] == name
+        assert limit["rate_limits"] == [
+            {"actions": [{"masked_remote_address": {"v4_prefix_mask_len": 32, "v6_prefix_mask_len": 64}}]}
+        ]
+        [descriptor] = limit["descriptors"]
+        assert descriptor["entries"] == [{"key": "masked_remote_address", "value": ""}]
+        assert descriptor["token_bucket"] == gen.token_bucket(client_rps, client_burst)
+        assert limit["token_bucket"] == gen.token_bucket(rps, burst)
+        assert limit["always_consume_default_token_bucket"] is True and limit["max_dynamic_descriptors"] == 10000
+        assert limit["rate_limited_as_resource_exhausted"] is True
+    assert hcm(config)["use_remote_address"] is True and "xff_num_trusted_hops" not in hcm(config)
+    # the kubelet's probe path is never limited (a flood must not empty the gateway's Service)
+    healthz = next(r for r in hcm(config)["route_config"]["virtual_hosts"][0]["routes"] if r["name"] == "healthz")
+    off = healthz["typed_per_filter_config"]["bank.global_ratelimit"]["filter_enabled"]["default_value"]
+    assert off["numerator"] == 0
+
+
+def test_client_connections_and_the_process_are_bounded(rendered: tuple[Path, dict, dict]) -> None:
+    _, config, _ = rendered
+    manager = hcm(config)
+    assert manager["http2_protocol_options"] == {
+        "max_concurrent_streams": 100,
+        "initial_stream_window_size": 65536,
+        "initial_connection_window_size": 1048576,
+    }
+    assert manager["max_request_headers_kb"] == 32
+    assert manager["common_http_protocol_options"]["max_headers_count"] == 100
+    assert manager["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
+    assert config["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] == 32768
+    overload = config["overload_manager"]
+    monitors = {m["name"]: m["typed_config"] for m in overload["resource_monitors"]}
+    assert monitors["envoy.resource_monitors.fixed_heap"]["max_heap_size_bytes"] == 200 * 2**20
+    assert (
+        monitors["envoy.resource_monitors.global_downstream_max_connections"]["max_active_downstream_connections"]
+        == 10000
+    )
+    actions = {a["name"].rsplit(".", 1)[1] for a in overload["actions"]}
+    assert actions == {
+        "reset_high_memory_stream",
+        "shrink_heap",
+        "disable_http_keepalive",
+        "stop_accepting_connections",
+        "stop_accepting_requests",
+    }

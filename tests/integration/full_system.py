@@ -163,7 +163,7 @@ class FullSystem:
     def __init__(self, service_factory, folder: Path, **member_extra: str) -> None:  # type: ignore[no-untyped-def]
         internal = free_port()
         member = service_factory("member", **member_env(MY_ACCOUNTS_ADDR=f"127.0.0.1:{internal}", **member_extra))
-        jwks = f"http://127.0.0.1:{member.env['MEMBER_REST_PORT']}/.well-known/jwks.json"
+        jwks = member.jwks_url
         self.services: dict[str, ServiceProcess] = {
             "customer": service_factory("customer", MEMBER_JWKS_URL=jwks),
             "member": member,
@@ -179,7 +179,12 @@ class FullSystem:
             self.services[name].start()
         env = {
             **{f"GATEWAY_{n.upper()}_ADDR": s.address for n, s in self.services.items()},
-            "GATEWAY_MEMBER_REST_ADDR": member.rest_url.removeprefix("http://"),
+            "GATEWAY_MEMBER_KEYS_ADDR": member.keys_url.removeprefix("http://"),
+            # every test client comes from 127.0.0.1: one client's buckets as large as the ceilings for everyone
+            "GATEWAY_CLIENT_RPS": "500",
+            "GATEWAY_CLIENT_BURST": "1000",
+            "GATEWAY_LOGIN_CLIENT_RPS": "50",
+            "GATEWAY_LOGIN_CLIENT_BURST": "100",
             "MEMBER_JWKS_FILE": "",  # remote: the gateway fetches the member service's JWKS
             "OPERATOR_JWKS_FILE": str(Path(self.var_dir) / "keys" / "operator" / "jwks.json"),
         }

@@ -48,7 +48,7 @@ class AccountSystem(System):
 
     def __init__(self, service_factory, kafka: str, **account_env: str) -> None:  # type: ignore[no-untyped-def]
         super().__init__(service_factory)
-        self.jwks_url = f"http://127.0.0.1:{self.member_service.env['MEMBER_REST_PORT']}/.well-known/jwks.json"
+        self.jwks_url = f"http://127.0.0.1:{self.member_service.env['MEMBER_KEYS_PORT']}/.well-known/jwks.json"
         self.account_service = service_factory("account", MEMBER_JWKS_URL=self.jwks_url, **account_env)
         self.account_service.start()
         self.accounts = account_service_pb2_grpc.AccountServiceStub(grpc.insecure_channel(self.account_service.address))

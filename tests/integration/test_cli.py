@@ -55,7 +55,7 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         # Every service serves REST too: on free ports, not the defaults a `bank up` of someone else may hold.
         **{f"{spec.name.upper()}_REST_PORT": str(free_port()) for spec in SERVICES},
         **{f"{spec.name.upper()}_METRICS_PORT": str(free_port()) for spec in SERVICES},
-        "MEMBER_REST_PORT": str(rest),
+        "MEMBER_KEYS_PORT": str(rest),
         "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
         "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
         "MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal}",

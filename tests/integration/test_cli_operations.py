@@ -33,7 +33,7 @@ def system_env(tmp_path: Path, kafka: str) -> dict[str, str]:
         **{spec.port_env: str(free_port()) for spec in SERVICES},
         **{f"{spec.name.upper()}_REST_PORT": str(free_port()) for spec in SERVICES},
         **{f"{spec.name.upper()}_METRICS_PORT": str(free_port()) for spec in SERVICES},
-        "MEMBER_REST_PORT": str(rest),
+        "MEMBER_KEYS_PORT": str(rest),
         "MEMBER_JWKS_URL": f"http://127.0.0.1:{rest}/.well-known/jwks.json",
         "MY_ACCOUNTS_INTERNAL_PORT": str(internal),
         "MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal}",

@@ -109,7 +109,7 @@ def test_login_works_while_the_customer_service_is_down(service_factory) -> None
     system.refused(system.login, "ended001")  # terminated before the outage: refused
 
     # The access token is an RFC 9068 JWT that verifies with the published JWKS.
-    rest = system.member_service.env["MEMBER_REST_PORT"]
+    rest = system.member_service.env["MEMBER_KEYS_PORT"]
     jwks = json.load(urllib.request.urlopen(f"http://127.0.0.1:{rest}/.well-known/jwks.json", timeout=5))
     assert all("d" not in key for key in jwks["keys"])
     header = jwt.get_unverified_header(response.access_token)

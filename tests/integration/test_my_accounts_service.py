@@ -40,7 +40,7 @@ class ViewSystem(System):
     def __init__(self, service_factory, kafka: str, **view_env: str) -> None:  # type: ignore[no-untyped-def]
         self.internal_port = free_port()
         super().__init__(service_factory, MY_ACCOUNTS_ADDR=f"127.0.0.1:{self.internal_port}", BREAKER_THRESHOLD="2")
-        rest = self.member_service.env["MEMBER_REST_PORT"]
+        rest = self.member_service.env["MEMBER_KEYS_PORT"]
         self.view_service = service_factory(
             "my_accounts",
             MY_ACCOUNTS_INTERNAL_PORT=str(self.internal_port),

@@ -40,7 +40,7 @@ class OperatorSystem:
         jwks_url = f"http://127.0.0.1:{rest}/.well-known/jwks.json"
         self.customer_service = service_factory("customer", MEMBER_JWKS_URL=jwks_url)
         self.member_service = service_factory(
-            "member", **member_env(MEMBER_REST_PORT=str(rest), LOCKOUT_MAX_FAILURES="2")
+            "member", **member_env(MEMBER_KEYS_PORT=str(rest), LOCKOUT_MAX_FAILURES="2")
         )
         self.customer_service.start()
         self.member_service.start()
@@ -237,7 +237,7 @@ def test_without_the_member_keys_a_members_token_is_just_unauthenticated(service
     # operator's. The member service (its own keys) still says PERMISSION_DENIED.
     rest = free_port()
     customer_service = service_factory("customer", MEMBER_JWKS_URL="")
-    member_service = service_factory("member", **member_env(MEMBER_REST_PORT=str(rest)))
+    member_service = service_factory("member", **member_env(MEMBER_KEYS_PORT=str(rest)))
     customer_service.start()
     member_service.start()
     var_dir = customer_service.env["VAR_DIR"]

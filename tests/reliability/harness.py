@@ -82,7 +82,7 @@ def start_system(  # type: ignore[no-untyped-def]
     internal_port = internal_port or free_port()
     member = {"MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal_port}", "THROTTLE_ID_CAPACITY": "1000", **(member_env or {})}
     system = System(service_factory, **member)
-    jwks = f"http://127.0.0.1:{system.member_service.env['MEMBER_REST_PORT']}/.well-known/jwks.json"
+    jwks = f"http://127.0.0.1:{system.member_service.env['MEMBER_KEYS_PORT']}/.well-known/jwks.json"
     account = service_factory("account", MEMBER_JWKS_URL=jwks, OUTBOX_RELAY="off")
     view = service_factory(
         "my_accounts", MEMBER_JWKS_URL=jwks, MY_ACCOUNTS_INTERNAL_PORT=str(internal_port), PROJECTOR="off"

@@ -32,7 +32,7 @@ def test_services_wait_for_their_dependencies_without_crashing(service_factory) 
     account = service_factory("account", MEMBER_JWKS_URL=jwks)
     view = service_factory("my_accounts", MEMBER_JWKS_URL=jwks, MY_ACCOUNTS_INTERNAL_PORT=str(free_port()))
     customer = service_factory("customer", MEMBER_JWKS_URL=jwks)
-    member = service_factory("member", **member_env(MEMBER_REST_PORT=str(rest)))
+    member = service_factory("member", **member_env(MEMBER_KEYS_PORT=str(rest)))
 
     dependents = [account, view]
     for service in [*dependents, customer]:

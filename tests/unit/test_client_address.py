@@ -42,3 +42,21 @@ XFF = ("x-forwarded-for", "6.6.6.6, 203.0.113.7")
 )
 def test_client_address(trusted: tuple[str, ...], call: Call, expected: str) -> None:
     assert ClientAddress(trusted)(call) == expected
+
+
+@pytest.mark.parametrize(
+    ("trusted", "call", "gateway"),
+    [
+        ((), Call("ipv4:127.0.0.1:5000"), False),  # nobody configured: nobody is the gateway
+        (("127.0.0.1/32", "::1/128"), Call("ipv4:127.0.0.1:5000"), True),
+        (("127.0.0.1/32", "::1/128"), Call("ipv6:[::1]:5000"), True),
+        (("127.0.0.1/32",), Call("ipv4:127.0.0.3:5000"), False),
+        (("127.0.0.1/32",), Call("ipv4:127.0.0.3:5000", ("x-forwarded-for", "127.0.0.1")), False),  # header: no
+        (("10.244.0.0/16",), Call("ipv4:10.244.3.7:5000"), True),
+        (("10.244.0.0/16",), Call("ipv4:10.0.0.7:5000"), False),
+        (("127.0.0.1/32",), Call("unix:/tmp/socket"), False),
+    ],
+)
+def test_only_the_gateway_is_the_gateway(trusted: tuple[str, ...], call: Call, gateway: bool) -> None:
+    """Login answers only callers whose direct peer is one of the gateway's addresses (TRUSTED_PROXIES)."""
+    assert ClientAddress(trusted).is_gateway(call) is gateway

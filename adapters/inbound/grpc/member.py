@@ -26,10 +26,12 @@ from bank.member.v1.member_service_pb2 import (
 from domain.member.commands import ChangePassword, EnrollMember, LogIn, LogOut, RefreshToken, UnlockMember
 from domain.member.handlers import MemberApplication
 from domain.member.model import BankingMember
+from domain.shared.errors import PermissionDenied
 
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
 SERVICE_NAME = member_service_pb2.DESCRIPTOR.services_by_name["MemberService"].full_name
 Context = CallContext
+NOT_THROUGH_THE_GATEWAY = "log in through the gateway"  # the same for every caller refused this way
 
 
 def member_message(m: BankingMember) -> member_pb2.BankingMember:
@@ -57,6 +59,10 @@ class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
         return EnrollMemberResponse(member=member_message(member))
 
     async def Login(self, request: LoginRequest, context: Context) -> LoginResponse:
+        # Only through the gateway, which limits logins per client before they get here: a caller that reaches
+        # this port from anywhere else (another pod, another process) does not get to guess passwords.
+        if not self._client.is_gateway(context):
+            raise PermissionDenied(NOT_THROUGH_THE_GATEWAY)
         result = await self._app.log_in(LogIn(request.banking_id, request.password, self._client(context)))
         return LoginResponse(
             access_token=result.tokens.access_token,
@@ -104,6 +110,7 @@ class MemberServicer(member_service_pb2_grpc.MemberServiceServicer):
         )
 
 
-def member_servicer(app: MemberApplication, operators: OperatorGuard, client: ClientAddress | None = None) -> Servicer:
-    servicer = MemberServicer(app, operators, client or ClientAddress())
+def member_servicer(app: MemberApplication, operators: OperatorGuard, client: ClientAddress) -> Servicer:
+    """`client` says who the gateway is (Login answers only it) and whose x-forwarded-for names the caller."""
+    servicer = MemberServicer(app, operators, client)
     return Servicer(SERVICE_NAME, member_service_pb2_grpc.add_MemberServiceServicer_to_server, servicer)

@@ -60,6 +60,10 @@ class ClientAddress:
             return hops[-1]
         return peer
 
+    def is_gateway(self, context: CallContext) -> bool:
+        """Whether the direct peer is one of the trusted proxies (the gateway): what the header says never counts."""
+        return bool(self._trusted) and self._is_trusted(peer_address(context))
+
     def _is_trusted(self, address: str) -> bool:
         try:
             ip = ip_address(address)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from domain.account.model import DEFAULT_MAX_AMOUNT
-from services.runtime.settings import CommonSettings, env
+from services.runtime.settings import CommonSettings, env, member_jwks_url
 
 DEFAULT_PORT = 50053
 DEFAULT_REST_PORT = 8053
@@ -24,12 +24,9 @@ class AccountSettings:
 
     @classmethod
     def from_env(cls) -> AccountSettings:
-        # Without MEMBER_JWKS_URL, the member service on this host at its REST port (the same variable the
-        # member service reads), so `bank up` with another MEMBER_REST_PORT needs nothing more.
-        member_rest = env("MEMBER_REST_PORT", "8052")
         return cls(
             common=CommonSettings.from_env("account", DEFAULT_PORT, DEFAULT_REST_PORT, DEFAULT_METRICS_PORT),
-            jwks_url=env("MEMBER_JWKS_URL", f"http://127.0.0.1:{member_rest}/.well-known/jwks.json"),
+            jwks_url=member_jwks_url(),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),
             jwks_refresh_seconds=float(env("JWKS_REFRESH_SECONDS", "60")),

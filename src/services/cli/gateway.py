@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from services.cli.console import CliError
 from services.cli.paths import Paths, env
+from services.runtime.settings import DEFAULT_MEMBER_KEYS_PORT
 
 SCRIPT = "scripts/gateway.sh"
 NAME = "gateway"
@@ -57,8 +58,9 @@ def _run(paths: Paths, action: str, extra: dict[str, str] | None = None) -> subp
 def start(paths: Paths, upstreams: dict[str, str]) -> str:
     """Start Envoy in front of `upstreams` (service name -> gRPC address); its address."""
     extra = {f"GATEWAY_{name.upper()}_ADDR": addr for name, addr in upstreams.items()}
-    # The member service's REST port serves the JWKS the gateway verifies member tokens with.
-    extra["GATEWAY_MEMBER_REST_ADDR"] = env("GATEWAY_MEMBER_REST_ADDR", f"127.0.0.1:{env('MEMBER_REST_PORT', '8052')}")
+    # The member service's keys listener serves the JWKS the gateway verifies member tokens with.
+    keys = f"127.0.0.1:{env('MEMBER_KEYS_PORT', str(DEFAULT_MEMBER_KEYS_PORT))}"
+    extra["GATEWAY_MEMBER_KEYS_ADDR"] = env("GATEWAY_MEMBER_KEYS_ADDR", keys)
     result = _run(paths, "start", extra)
     if result.returncode != 0:
         raise CliError(

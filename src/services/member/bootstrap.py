@@ -1,4 +1,5 @@
-"""Wiring of the member service: gRPC (MemberService), REST (JWKS and discovery), the consumer of customer
+"""Wiring of the member service: gRPC (MemberService), REST (the same API), the keys listener (JWKS and discovery
+only, for token verifiers: no Login there), the consumer of customer
 events (the customer-status replica), and the outbox relay. EnrollMember and UnlockMember are operators':
 their check is configured by services/runtime/operators.py (OPERATOR_JWKS_FILE); a member's own access
 token, recognized with this service's keys, is PERMISSION_DENIED there."""
@@ -21,6 +22,7 @@ from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_st
 from adapters.inbound.kafka.customer_events import TOPIC as CUSTOMER_TOPIC
 from adapters.inbound.kafka.customer_events import customer_status_routes
 from adapters.inbound.rest.keys import JWKS_PATH, key_routes
+from adapters.inbound.rest.server import RestServer, rest_app
 from adapters.outbound.events.member import member_events as events
 from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory, replicas_channel
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
@@ -123,14 +125,16 @@ async def serve(config: MemberSettings) -> None:
         [*servicers, ops],
         ServerOptions(common.grpc_host, common.grpc_port, common.grace_seconds, common.drain_delay_seconds),
     )
-    jwks_uri = f"http://{common.grpc_host}:{common.rest_port}{JWKS_PATH}"
+    jwks_uri = f"http://{common.grpc_host}:{config.keys_port}{JWKS_PATH}"
     keys = key_routes(service.keys.jwks, openid_configuration(config.jwt_issuer, jwks_uri))
+    keys_server = RestServer(rest_app(keys), common.grpc_host, config.keys_port)
 
     async def apply_status(customer_id: str, status: str, version: int, tx: SqlAlchemyMemberUnitOfWork) -> None:
         await service.app.record_customer_status(RecordCustomerStatus(customer_id, status, version), tx)
 
     background = [
-        rest_loop(common, servicers, keys),
+        rest_loop(common, servicers),
+        keys_server.run,
         consumer_loop(
             common,
             common.consumer_group_id,

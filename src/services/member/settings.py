@@ -8,16 +8,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.member.lockout import LockoutPolicy
-from services.runtime.settings import CommonSettings, env
+from services.runtime.settings import DEFAULT_MEMBER_KEYS_PORT, CommonSettings, env
 
 DEFAULT_PORT = 50052
 DEFAULT_REST_PORT = 8052
 DEFAULT_METRICS_PORT = 9052
+LOOPBACK = "127.0.0.1/32,::1/128"
 
 
 @dataclass(frozen=True)
 class MemberSettings:
     common: CommonSettings
+    keys_port: int  # the JWKS and discovery only, for token verifiers (the REST port serves the API, Login too)
     jwt_issuer: str
     jwt_audience: str
     jwt_keys_dir: str
@@ -29,7 +31,8 @@ class MemberSettings:
     snapshot_deadline_seconds: float
     breaker_threshold: int
     breaker_ttl_seconds: float
-    # Proxies (CIDRs) whose x-forwarded-for names the caller for the per-source login throttle: the gateway.
+    # The gateway's addresses (CIDRs): the only callers Login answers, and the only ones whose x-forwarded-for
+    # names the caller for the per-source login throttle. Default loopback (the local gateway, `bank up`).
     trusted_proxies: tuple[str, ...]
     throttle_source_capacity: int
     throttle_source_per_second: float
@@ -44,6 +47,7 @@ class MemberSettings:
         workers = int(env("HASH_WORKERS", str(os.cpu_count() or 1)))
         return cls(
             common=common,
+            keys_port=int(env("MEMBER_KEYS_PORT", str(DEFAULT_MEMBER_KEYS_PORT))),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),
             jwt_keys_dir=env("JWT_KEYS_DIR", f"{var_dir}/keys/member"),
@@ -58,7 +62,7 @@ class MemberSettings:
             snapshot_deadline_seconds=float(env("SNAPSHOT_DEADLINE_MS", "500")) / 1000,
             breaker_threshold=int(env("BREAKER_THRESHOLD", "5")),
             breaker_ttl_seconds=float(env("BREAKER_TTL_SECONDS", "10")),
-            trusted_proxies=tuple(p for p in env("TRUSTED_PROXIES", "").split(",") if p.strip()),
+            trusted_proxies=tuple(p for p in env("TRUSTED_PROXIES", LOOPBACK).split(",") if p.strip()),
             throttle_source_capacity=int(env("THROTTLE_SOURCE_CAPACITY", "200")),
             throttle_source_per_second=float(env("THROTTLE_SOURCE_PER_SECOND", "100")),
             throttle_id_capacity=int(env("THROTTLE_ID_CAPACITY", "10")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.runtime.settings import CommonSettings, env
+from services.runtime.settings import CommonSettings, env, member_jwks_url
 
 DEFAULT_PORT = 50054
 DEFAULT_REST_PORT = 8054
@@ -41,7 +41,7 @@ class MyAccountsSettings:
         return cls(
             common=common,
             internal_port=int(env("MY_ACCOUNTS_INTERNAL_PORT", "50064")),
-            jwks_url=env("MEMBER_JWKS_URL", "http://127.0.0.1:8052/.well-known/jwks.json"),
+            jwks_url=member_jwks_url(),
             jwt_issuer=env("JWT_ISSUER", "bank-member"),
             jwt_audience=env("JWT_AUDIENCE", "bank-api"),
             stale_after=timedelta(seconds=float(env("STALE_AFTER_SECONDS", "5"))),

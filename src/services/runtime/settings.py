@@ -10,6 +10,18 @@ def env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+# The member service's keys listener: the JWKS and the discovery document, nothing else (no Login there), so
+# token verifiers reach it without reaching the member service's API.
+DEFAULT_MEMBER_KEYS_PORT = 8062
+
+
+def member_jwks_url() -> str:
+    """MEMBER_JWKS_URL, else the member service's keys port on this host (MEMBER_KEYS_PORT, the variable the member
+    service reads), so `bank up` with another keys port needs nothing more."""
+    port = env("MEMBER_KEYS_PORT", str(DEFAULT_MEMBER_KEYS_PORT))
+    return env("MEMBER_JWKS_URL", f"http://127.0.0.1:{port}/.well-known/jwks.json")
+
+
 @dataclass(frozen=True)
 class CommonSettings:
     service: str
