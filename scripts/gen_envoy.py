@@ -314,7 +314,9 @@ class EdgeLimits:
             connection_window_bytes=get("GATEWAY_H2_CONNECTION_WINDOW", 1048576),
             max_headers_count=get("GATEWAY_MAX_HEADERS", 100),
             max_request_headers_kb=get("GATEWAY_MAX_HEADERS_KB", MAX_REQUEST_HEADERS_KB),
-            connection_buffer_bytes=get("GATEWAY_CONNECTION_BUFFER", 32768),
+            connection_buffer_bytes=get(
+                "GATEWAY_CONNECTION_BUFFER", 65536
+            ),  # the Lua filter buffers a body: up to the transcoder's 64 KiB
             idle_timeout_s=get("GATEWAY_IDLE_TIMEOUT_S", 300),
             max_connections=get("GATEWAY_MAX_CONNECTIONS", 10000),
             max_heap_mb=get("GATEWAY_MAX_HEAP_MB", 200),

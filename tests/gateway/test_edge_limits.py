@@ -294,8 +294,8 @@ def test_past_the_connection_ceiling_a_new_connection_is_closed(gateway: Gateway
         assert http.get("/healthz").status_code == 200
 
 
-def test_the_small_connection_buffer_still_takes_a_whole_request_body(gateway: Gateway, envoy_for: Any) -> None:
-    """The 32 KiB per-connection buffer is flow control, not a body limit: a REST body up to the transcoder's
+def test_the_connection_buffer_still_takes_a_whole_request_body(gateway: Gateway, envoy_for: Any) -> None:
+    """The 64 KiB per-connection buffer is flow control and holds a whole body: a REST body up to the transcoder's
     64 KiB still reaches the service."""
     envoy = envoy_for()
     body = {"bankingId": "someone", "password": "p" * 60_000}

@@ -379,10 +379,10 @@ def test_client_connections_and_the_process_are_bounded(rendered: tuple[Path, di
         "initial_stream_window_size": 65536,
         "initial_connection_window_size": 1048576,
     }
-    assert manager["max_request_headers_kb"] == 32
+    assert manager["max_request_headers_kb"] == 16  # under the services' own 32 KiB metadata limit
     assert manager["common_http_protocol_options"]["max_headers_count"] == 100
     assert manager["common_http_protocol_options"]["headers_with_underscores_action"] == "REJECT_REQUEST"
-    assert config["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] == 32768
+    assert config["static_resources"]["listeners"][0]["per_connection_buffer_limit_bytes"] == 65536  # a whole body
     overload = config["overload_manager"]
     monitors = {m["name"]: m["typed_config"] for m in overload["resource_monitors"]}
     assert monitors["envoy.resource_monitors.fixed_heap"]["max_heap_size_bytes"] == 200 * 2**20
