@@ -45,7 +45,9 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - one line, no traceback (and never a secret)
         print(f"[kafka-principals] failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(f"[kafka-principals] {len(PRINCIPALS)} principals, ACLs for {len(prefixes)} topic prefix(es)", file=sys.stderr)
+    print(
+        f"[kafka-principals] {len(PRINCIPALS)} principals, ACLs for {len(prefixes)} topic prefix(es)", file=sys.stderr
+    )
     return 0
 
 

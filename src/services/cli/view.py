@@ -62,7 +62,7 @@ def source_accounts(timeout: float, progress: Progress) -> dict[str, State]:
 
     consumer = Consumer(
         {
-            "bootstrap.servers": kafka.bootstrap_servers(),
+            **kafka.client(),
             "group.id": f"bank-cli-reconcile-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -191,7 +191,7 @@ def group_lag(group: str, topics: list[str]) -> tuple[int, int]:
     """(events not yet committed by `group`, all events) over every partition of `topics`."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers(), "group.id": group})
+    consumer = Consumer({**kafka.client(), "group.id": group})
     try:
         metadata = consumer.list_topics(timeout=10).topics
         partitions = [TopicPartition(t, p) for t in topics for p in (metadata[t].partitions if t in metadata else {})]
@@ -240,6 +240,7 @@ def rebuild(
             **overrides,
             "VAR_DIR": str(paths.var),
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+            "KAFKA_CREDENTIALS_DIR": kafka.credentials_dir(),
         },
         stdout=open(paths.log(f"{spec.name}-rebuild"), "ab"),  # noqa: SIM115 - the child's log
         stderr=subprocess.STDOUT,

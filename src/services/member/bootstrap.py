@@ -69,7 +69,12 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     common = config.common
     engine = create_engine(common.database_url)
     reader = create_reader(common.database_url)  # login's first read takes no write lock
-    relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
+    relay = KafkaOutboxRelay(
+        engine,
+        tables.outbox,
+        Producer(producer_config(common.kafka_bootstrap_servers, common.kafka_client(common.kafka_relay_principal))),
+        clock,
+    )
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
     member_events.initialize()
     storage = Storage(
