@@ -194,6 +194,8 @@ class System:
             **os.environ,
             "KAFKA_CREDENTIALS_DIR": self.kafka.credentials_dir(),
             "VAR_DIR": str(self.var_dir / label),
+            # one local CA for every service (mutual TLS on my_accounts' internal port), whatever its VAR_DIR
+            "SERVICE_TLS_DIR": str(self.var_dir / "service-tls"),
             "OPERATOR_JWKS_FILE": str(operator_keys_dir(self.var_dir) / "jwks.json"),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,

@@ -180,6 +180,8 @@ def service_factory(
             **os.environ,
             **database,
             "VAR_DIR": str(tmp_path / "var"),
+            # one local CA for this test's services (mutual TLS on my_accounts' internal port)
+            "SERVICE_TLS_DIR": str(tmp_path / "service-tls"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             f"{name.upper()}_REST_PORT": str(free_port()),

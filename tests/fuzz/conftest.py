@@ -47,6 +47,7 @@ def system(tmp_path_factory: pytest.TempPathFactory, kafka: str) -> Iterator[Ful
         env = {
             **os.environ,
             "VAR_DIR": str(root / "var"),
+            "SERVICE_TLS_DIR": str(root / "service-tls"),  # one local CA for the system's mutual TLS
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(free_port()),
             f"{name.upper()}_REST_PORT": str(free_port()),

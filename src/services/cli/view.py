@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import grpc
@@ -104,8 +105,14 @@ def source_accounts(timeout: float, progress: Progress) -> dict[str, State]:
     raise CliError(f"the account events were not read to their end within {timeout:.0f} s")
 
 
+def service_tls_dir(paths: Paths) -> Path:
+    """The local CA of the services the CLI runs (they get VAR_DIR=paths.var): services.runtime.service_tls."""
+    return Path(env("SERVICE_TLS_DIR", str(paths.var / "keys" / "service-tls")))
+
+
 def viewed_accounts(paths: Paths) -> dict[str, State]:
     """Every account of the view, page by page (ViewAdminService on my_accounts' internal port)."""
+    from adapters.outbound.security.service_tls import MY_ACCOUNTS, OPERATOR, load_or_create
     from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
     from bank.my_accounts.v1.my_accounts_service_pb2_grpc import ViewAdminServiceStub
 
@@ -113,7 +120,10 @@ def viewed_accounts(paths: Paths) -> dict[str, State]:
     metadata = [operators.operator_metadata(operators.operator_token(paths, "bank-cli"))]
     states: dict[str, State] = {}
     token = ""
-    with grpc.insecure_channel(address) as channel:
+    # the internal port takes mutual TLS only: the CLI presents the operator's certificate of the local CA
+    tls = load_or_create(service_tls_dir(paths), OPERATOR)
+    options = [("grpc.ssl_target_name_override", MY_ACCOUNTS)]
+    with grpc.secure_channel(address, tls.channel_credentials(), options=options) as channel:
         stub = ViewAdminServiceStub(channel)
         while True:
             try:
