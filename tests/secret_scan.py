@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -58,6 +59,18 @@ class Scan:
             f" ({self.bytes // 1024} KiB), {self.records} Kafka records, {self.messages} error messages:"
             f" {len(self.findings)} findings"
         )
+
+
+def kafka_passwords() -> set[str]:
+    """The event bus's passwords (one file per principal, kafka-local.sh's credentials folder): never in a log
+    line, the broker's own included."""
+    from tests.kafka_auth import credentials_dir
+
+    try:
+        folder = credentials_dir()
+    except (OSError, subprocess.CalledProcessError, KeyError):  # no local broker set up: nothing to look for
+        return set()
+    return {p.read_text().strip() for p in folder.glob("*/password") if len(p.read_text().strip()) >= 8}
 
 
 def log_files(roots: Iterable[Path]) -> Iterator[Path]:
@@ -149,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="also put the summary in var/reports/fuzz.txt")
     args = parser.parse_args(argv)
     roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}" / "pytest-current"]
-    scan = Scan(used())
+    scan = Scan(used() | kafka_passwords())
     scan_files(scan, roots)
     if args.kafka:
         scan_kafka(scan, args.kafka, tuple(args.prefix) or ("",))
