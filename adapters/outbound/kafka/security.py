@@ -117,7 +117,7 @@ def principal(name: str) -> Principal:
     for p in PRINCIPALS:
         if p.name == name:
             return p
-    raise KeyError(name)
+    raise KeyError(f"unknown Kafka principal {name!r} (not in adapters/outbound/kafka/security.py)")
 
 
 @dataclass(frozen=True)

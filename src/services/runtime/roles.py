@@ -130,8 +130,8 @@ def consumer_loop(
 
     async def run(stop: asyncio.Event) -> None:
         if settings.create_topics:
-            # Its own dead-letter topics only: the topics it consumes are their producers' (or the
-            # provisioning's) to create; until they exist this retries.
+            # Its principal may create only its own dead-letter topics: the topics it consumes are their
+            # producers' (or the provisioning's) to create; while one is missing this is refused and retries.
             dlqs = [dlq_topic(t, group_id) for t in topics]
             await retry_until_done(
                 "creating topics",
