@@ -116,3 +116,17 @@ def test_a_consumer_writes_only_its_own_dead_letters(kafka: str, prefix: str) ->
     assert produce(member, own) is None
     with pytest.raises(KafkaException):
         ensure_topics(kafka, [other], security={k: v for k, v in member.items() if k != "bootstrap.servers"})
+
+
+def test_credentials_are_private_files_and_never_in_the_broker_log(kafka: str) -> None:
+    from tests.kafka_auth import credentials_dir
+
+    folder = credentials_dir()
+    files = sorted(folder.glob("*/password"))
+    assert {f.parent.name for f in files} >= {p.name for p in PRINCIPALS} | {"admin"}
+    for path in files:
+        assert path.stat().st_mode & 0o077 == 0, f"{path} is readable by others"
+    log = folder.parent / "logs" / "server.out"  # kafka-local.sh's default layout: <run dir>/{credentials,logs}
+    if log.exists():
+        text = log.read_text(errors="replace")
+        assert not [f.parent.name for f in files if f.read_text().strip() in text]
