@@ -42,7 +42,7 @@ from bench.method import (
     rss_kib,
     taskset,
 )
-from bench.system import ROOT, System, free_port
+from bench.system import ROOT, Kafka, System, free_port
 
 KEYCLOAK_LOGINS_PER_VCPU = 15.0  # argon2id m=7 MiB t=5 p=1 (Keycloak sizing guide)
 FRESHNESS_RATE = {"short": 10.0, "default": 50.0, "long": 100.0}  # balance changes a second
@@ -634,9 +634,7 @@ async def scale_out(system: System, mode: Mode) -> dict[str, Any]:
             pids,
             mode.settle,
         )
-        split = await asyncio.to_thread(
-            partition_split, system.kafka.bootstrap, first.env["MY_ACCOUNTS_KAFKA_GROUP_ID"]
-        )
+        split = await asyncio.to_thread(partition_split, system.kafka, first.env["MY_ACCOUNTS_KAFKA_GROUP_ID"])
     finally:
         pin(os.getpid(), CLIENT_CPUS)
         await channel_1.close()
@@ -653,9 +651,9 @@ async def scale_out(system: System, mode: Mode) -> dict[str, Any]:
     return {"figures": figures, "windows": {"pairs_one_vs_two": windows(pairs), "assignment": split}}
 
 
-def partition_split(bootstrap: str, group_id: str) -> dict[str, int]:
+def partition_split(kafka: Kafka, group_id: str) -> dict[str, int]:
     """Partitions assigned to each member of a consumer group (by client host and member id)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka.client())
     [future] = admin.describe_consumer_groups([group_id], request_timeout=10).values()
     group = future.result(timeout=15)
     return {

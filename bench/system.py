@@ -29,8 +29,10 @@ from pathlib import Path
 
 import grpc
 import httpx
+from confluent_kafka.admin import AdminClient
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from adapters.outbound.kafka.security import ADMIN, KafkaAuth
 from adapters.outbound.security.operator_tokens import issue_operator_token, load_or_create_operator_keys
 from adapters.outbound.security.signing_keys import load_or_create_signing_keys
 from bank.account.v1 import account_service_pb2, account_service_pb2_grpc
@@ -116,6 +118,28 @@ class Kafka:
     def __init__(self) -> None:
         self.bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
         self.started = False
+        self.granted: set[str] = set()
+
+    def credentials_dir(self) -> str:
+        """The principals' password files (KAFKA_CREDENTIALS_DIR, else where kafka-local.sh keeps them)."""
+        if os.environ.get("KAFKA_CREDENTIALS_DIR"):
+            return os.environ["KAFKA_CREDENTIALS_DIR"]
+        out = subprocess.run(["bash", str(KAFKA_SCRIPT), "env"], capture_output=True, text=True, check=True).stdout  # noqa: S603, S607
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)["KAFKA_CREDENTIALS_DIR"]
+
+    def client(self, principal: str = ADMIN) -> dict[str, object]:
+        """Client settings authenticated as `principal` (the bench is the broker's super user by default)."""
+        base = KafkaAuth.from_env()
+        auth = KafkaAuth(base.security_protocol, base.mechanism, Path(self.credentials_dir()), base.ssl_ca_location)
+        return {"bootstrap.servers": self.bootstrap, **auth.client(principal)}
+
+    def grant(self, prefix: str) -> None:
+        """The services' ACLs and event topics for the bench's own topic prefix (once)."""
+        from adapters.outbound.kafka.provisioning import grant_environment
+
+        if prefix not in self.granted:
+            grant_environment(AdminClient(self.client()), prefix)
+            self.granted.add(prefix)
 
     def ensure(self) -> None:
         host, _, port = self.bootstrap.rpartition(":")
@@ -163,11 +187,15 @@ class System:
 
     # ----------------------------------------------------------------------------------------------- start
     def _service(self, name: str, label: str, **extra: str) -> Proc:
+        self.kafka.grant(self.topic_prefix)
         port = free_port()
         prefix = name.upper()
         env = {
             **os.environ,
+            "KAFKA_CREDENTIALS_DIR": self.kafka.credentials_dir(),
             "VAR_DIR": str(self.var_dir / label),
+            # one local CA for every service (mutual TLS on my_accounts' internal port), whatever its VAR_DIR
+            "SERVICE_TLS_DIR": str(self.var_dir / "service-tls"),
             "OPERATOR_JWKS_FILE": str(operator_keys_dir(self.var_dir) / "jwks.json"),
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap,
             "KAFKA_TOPIC_PREFIX": self.topic_prefix,

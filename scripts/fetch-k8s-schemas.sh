@@ -49,12 +49,13 @@ POM
 (cd "$work" && mvn -q dependency:build-classpath -Dmdep.outputFile=cp.txt)
 out="$root/deploy/k8s/crds/strimzi"
 mkdir -p "$out"
-# The arguments of Strimzi's own build (api/pom.xml, generate-crd-co-install-v1), for the three kinds used here.
+# The arguments of Strimzi's own build (api/pom.xml, generate-crd-co-install-v1), for the four kinds used here.
 "$java" -cp "$(cat "$work/cp.txt")" io.strimzi.crdgenerator.CrdGenerator \
   --label app:strimzi --label strimzi.io/crd-install:true --target-kube 1.16+ \
   --crd-api-version v1 --api-versions v1 --storage-version v1 --yaml \
   "io.strimzi.api.kafka.model.kafka.Kafka=$out/040-Crd-kafka.yaml" \
   "io.strimzi.api.kafka.model.topic.KafkaTopic=$out/043-Crd-kafkatopic.yaml" \
+  "io.strimzi.api.kafka.model.user.KafkaUser=$out/044-Crd-kafkauser.yaml" \
   "io.strimzi.api.kafka.model.nodepool.KafkaNodePool=$out/045-Crd-kafkanodepool.yaml"
 cat > "$root/deploy/k8s/crds/VERSIONS" <<TXT
 cloudnative-pg $CNPG_VERSION (Go module github.com/cloudnative-pg/cloudnative-pg, config/crd/bases)

@@ -11,6 +11,13 @@ python scripts/gen_k8s.py --check   # fail if the committed files differ from a 
 - deploy/k8s/base/kafka/topics.yaml: a Strimzi KafkaTopic for every topic of EVENT_TOPICS (partitions as
   there) and every dead-letter topic `<topic>.dlq.<group>` of the services' consumers (the services do not
   create topics in the cluster: KAFKA_CREATE_TOPICS=false), with 3 replicas and min.insync.replicas 2.
+- deploy/k8s/base/kafka/users.yaml: a Strimzi KafkaUser (SCRAM-SHA-512, simple authorization) for every
+  principal of adapters/outbound/kafka/security.py with its ACLs; Strimzi's User Operator makes the users and a
+  Secret per user (key `password`).
+- deploy/k8s/base/services/credentials.yaml: strategic-merge patches that mount into each Deployment the
+  Secrets of the Kafka principals its process uses (at KAFKA_CREDENTIALS_DIR/<principal>/password), the
+  cluster CA that signs the brokers' TLS certificates, and, for member and my-accounts, their service TLS
+  Secret (mutual TLS on my_accounts' internal port; scripts/k8s-secrets.sh makes those).
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy" / "k8s"
 ENVOY_DIR = K8S / "base" / "envoy"
 TOPICS_FILE = K8S / "base" / "kafka" / "topics.yaml"
+USERS_FILE = K8S / "base" / "kafka" / "users.yaml"
+CREDENTIALS_FILE = K8S / "base" / "services" / "credentials.yaml"
 
 ENVOY_CONFIG_DIR = "/etc/envoy"  # where the gateway Deployment mounts the generated ConfigMap
 OPERATOR_JWKS_FILE = "/etc/bank/operator/jwks.json"  # where every pod that checks operator tokens mounts it
@@ -161,18 +170,123 @@ def render_topics() -> str:
     return GENERATED + "".join("---\n" + yaml.safe_dump(doc, sort_keys=False) for doc in docs)
 
 
+# ----------------------------------------------------------------------------------------------- credentials
+# Where the pods find their secrets (common.env points the services here).
+KAFKA_CREDENTIALS_DIR = "/etc/bank/kafka"  # <principal>/password, one Strimzi KafkaUser Secret each
+KAFKA_CA_DIR = "/etc/bank/kafka-ca"  # ca.crt of Strimzi's cluster CA (Secret <cluster>-cluster-ca-cert)
+SERVICE_TLS_DIR = "/etc/bank/service-tls"  # ca.crt, tls.crt, tls.key (Secret <identity>-service-tls)
+# Deployment -> the Kafka principals its process authenticates as. A serve process builds its relay's
+# producer even when the relay runs in its own Deployment (OUTBOX_RELAY=off), so it holds that credential too.
+DEPLOYMENT_PRINCIPALS = {
+    "customer": ("customer-relay",),
+    "customer-relay": ("customer-relay",),
+    "member": ("member-relay", "member-consumer"),
+    "member-relay": ("member-relay",),
+    "account": ("account-relay", "account-consumer"),
+    "account-relay": ("account-relay",),
+    "my-accounts-projector": ("my-accounts-projector",),
+}
+# Deployment -> its identity on the internal mutual-TLS link (adapters/outbound/security/service_tls.py).
+DEPLOYMENT_SERVICE_TLS = {"member": "member", "my-accounts": "my-accounts"}
+SECRET_MODE = 0o440  # read by the pod's group (fsGroup), nobody else
+
+
+def render_users() -> str:
+    from adapters.outbound.kafka.security import PRINCIPALS
+
+    docs = []
+    for principal in PRINCIPALS:
+        acls = [
+            {
+                "resource": {
+                    "type": grant.kind,
+                    "name": grant.name,
+                    "patternType": "prefix" if grant.prefixed else "literal",
+                },
+                "operations": list(grant.operations),
+            }
+            for grant in principal.grants()
+        ]
+        docs.append(
+            {
+                "apiVersion": "kafka.strimzi.io/v1",
+                "kind": "KafkaUser",
+                "metadata": {"name": principal.name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER}},
+                "spec": {
+                    "authentication": {"type": "scram-sha-512"},
+                    "authorization": {"type": "simple", "acls": acls},
+                },
+            }
+        )
+    header = "# One principal per service and role; ACLs from adapters/outbound/kafka/security.py.\n"
+    return GENERATED + header + "".join("---\n" + yaml.safe_dump(doc, sort_keys=False) for doc in docs)
+
+
+def _secret_volume(name: str, secret: str, items: list[str]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "secret": {"secretName": secret, "defaultMode": SECRET_MODE, "items": [{"key": k, "path": k} for k in items]},
+    }
+
+
+def render_credentials() -> str:
+    docs = []
+    for deployment in sorted(set(DEPLOYMENT_PRINCIPALS) | set(DEPLOYMENT_SERVICE_TLS)):
+        volumes, mounts, env = [], [], []
+        principals = DEPLOYMENT_PRINCIPALS.get(deployment, ())
+        for principal in principals:
+            volumes.append(_secret_volume(f"kafka-{principal}", principal, ["password"]))
+            mounts.append(
+                {"name": f"kafka-{principal}", "mountPath": f"{KAFKA_CREDENTIALS_DIR}/{principal}", "readOnly": True}
+            )
+        if principals:
+            volumes.append(_secret_volume("kafka-cluster-ca", f"{KAFKA_CLUSTER}-cluster-ca-cert", ["ca.crt"]))
+            mounts.append({"name": "kafka-cluster-ca", "mountPath": KAFKA_CA_DIR, "readOnly": True})
+        identity = DEPLOYMENT_SERVICE_TLS.get(deployment)
+        if identity:
+            volumes.append(_secret_volume("service-tls", f"{identity}-service-tls", ["ca.crt", "tls.crt", "tls.key"]))
+            mounts.append({"name": "service-tls", "mountPath": SERVICE_TLS_DIR, "readOnly": True})
+            env += [
+                {"name": "SERVICE_TLS_CA_FILE", "value": f"{SERVICE_TLS_DIR}/ca.crt"},
+                {"name": "SERVICE_TLS_CERT_FILE", "value": f"{SERVICE_TLS_DIR}/tls.crt"},
+                {"name": "SERVICE_TLS_KEY_FILE", "value": f"{SERVICE_TLS_DIR}/tls.key"},
+            ]
+        container: dict[str, Any] = {"name": "app", "volumeMounts": mounts}
+        if env:
+            container["env"] = env
+        docs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": deployment},
+                "spec": {"template": {"spec": {"containers": [container], "volumes": volumes}}},
+            }
+        )
+    header = "# Patches (kustomization.yaml): each Deployment's Kafka credentials, the Kafka CA, its service TLS.\n"
+    return GENERATED + header + "".join("---\n" + yaml.safe_dump(doc, sort_keys=False) for doc in docs)
+
+
 # ------------------------------------------------------------------------------------------------------ main
-def render_all(envoy_dir: Path, topics_file: Path) -> None:
+GENERATED_FILES = {TOPICS_FILE: render_topics, USERS_FILE: render_users, CREDENTIALS_FILE: render_credentials}
+
+
+def render_all(envoy_dir: Path, topics_file: Path, out: Path | None = None) -> None:
+    """The Envoy folder into `envoy_dir`, the topics into `topics_file`, the other files in place (or, with
+    `out`, into `out` under their own names)."""
     render_envoy(envoy_dir)
     topics_file.parent.mkdir(parents=True, exist_ok=True)
     topics_file.write_text(render_topics())
+    for path, render in GENERATED_FILES.items():
+        if path != TOPICS_FILE:
+            target = out / path.name if out is not None else path
+            target.write_text(render())
 
 
 def check() -> list[str]:
     problems = []
     with tempfile.TemporaryDirectory() as tmp:
         envoy, topics = Path(tmp) / "envoy", Path(tmp) / "topics.yaml"
-        render_all(envoy, topics)
+        render_all(envoy, topics, Path(tmp))
         fresh = {p.name for p in envoy.iterdir()}
         committed = {p.name for p in ENVOY_DIR.iterdir()} - {"gateway.yaml"}
         for name in sorted(fresh | committed):
@@ -180,6 +294,9 @@ def check() -> list[str]:
                 problems.append(f"deploy/k8s/base/envoy/{name}")
         if not TOPICS_FILE.exists() or TOPICS_FILE.read_text() != topics.read_text():
             problems.append(str(TOPICS_FILE.relative_to(ROOT)))
+        for path in (USERS_FILE, CREDENTIALS_FILE):
+            if not path.exists() or path.read_text() != (Path(tmp) / path.name).read_text():
+                problems.append(str(path.relative_to(ROOT)))
     return problems
 
 
@@ -200,7 +317,8 @@ def main() -> None:
             if path.name != "gateway.yaml":
                 path.unlink()
     render_all(ENVOY_DIR, TOPICS_FILE)
-    print(f"wrote {ENVOY_DIR.relative_to(ROOT)}/ and {TOPICS_FILE.relative_to(ROOT)}")
+    written = ", ".join(str(p.relative_to(ROOT)) for p in GENERATED_FILES)
+    print(f"wrote {ENVOY_DIR.relative_to(ROOT)}/ and {written}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests import kafka_auth
 from tests.databases import fresh_postgres_database, postgres_server
 from tests.ports import free_port
 
@@ -33,9 +34,10 @@ def kafka() -> Iterator[str]:
     running = subprocess.run(["bash", str(KAFKA_SCRIPT), "status"], capture_output=True).returncode == 0
     if not running:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)
-    from adapters.outbound.kafka.topics import ensure_topics
-
-    ensure_topics(bootstrap)
+    # The broker authenticates every client: the services started by the tests read their principals'
+    # passwords from here (inherited through the environment).
+    os.environ.setdefault("KAFKA_CREDENTIALS_DIR", str(kafka_auth.credentials_dir()))
+    kafka_auth.grant_prefix(bootstrap, "")
     yield bootstrap
     if not running:
         subprocess.run(["bash", str(KAFKA_SCRIPT), "stop"], check=True)
@@ -177,6 +179,7 @@ def service_factory(
     databases = contextlib.ExitStack()
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
+        kafka_auth.grant_prefix(kafka, extra_env.get("KAFKA_TOPIC_PREFIX", topic_prefix))
         port = free_port()
         database: dict[str, str] = {}
         if database_backend == "postgres":
@@ -186,6 +189,8 @@ def service_factory(
             **os.environ,
             **database,
             "VAR_DIR": str(tmp_path / "var"),
+            # one local CA for this test's services (mutual TLS on my_accounts' internal port)
+            "SERVICE_TLS_DIR": str(tmp_path / "service-tls"),
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(port),
             f"{name.upper()}_REST_PORT": str(free_port()),

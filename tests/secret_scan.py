@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -60,6 +61,18 @@ class Scan:
         )
 
 
+def kafka_passwords() -> set[str]:
+    """The event bus's passwords (one file per principal, kafka-local.sh's credentials folder): never in a log
+    line, the broker's own included."""
+    from tests.kafka_auth import credentials_dir
+
+    try:
+        folder = credentials_dir()
+    except (OSError, subprocess.CalledProcessError, KeyError):  # no local broker set up: nothing to look for
+        return set()
+    return {p.read_text().strip() for p in folder.glob("*/password") if len(p.read_text().strip()) >= 8}
+
+
 def log_files(roots: Iterable[Path]) -> Iterator[Path]:
     for root in roots:
         if not root.exists():
@@ -83,7 +96,9 @@ def scan_kafka(
     partitions assigned at once (one fetch session, not one per partition), for at most `seconds`."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "secret-scan", "enable.auto.commit": False})
+    from tests.kafka_auth import admin  # the scan reads every topic: as the broker's super user
+
+    consumer = Consumer({**admin(bootstrap), "group.id": "secret-scan", "enable.auto.commit": False})
     try:
         ends: dict[tuple[str, int], int] = {}
         starts = []
@@ -147,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", action="store_true", help="also put the summary in var/reports/fuzz.txt")
     args = parser.parse_args(argv)
     roots = args.paths or [ROOT / "var", Path("/tmp") / f"pytest-of-{_user()}" / "pytest-current"]
-    scan = Scan(used())
+    scan = Scan(used() | kafka_passwords())
     scan_files(scan, roots)
     if args.kafka:
         scan_kafka(scan, args.kafka, tuple(args.prefix) or ("",))

@@ -735,7 +735,8 @@ def test_core_kinds_pass_kubernetes_validate_strict(target: str) -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_custom_resources_pass_their_crd_schemas(target: str) -> None:
     docs = render(target)
-    assert {doc["kind"] for doc in docs if is_custom(doc)} == {"Kafka", "KafkaNodePool", "KafkaTopic", "Cluster"}
+    kinds = {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "Cluster"}
+    assert {doc["kind"] for doc in docs if is_custom(doc)} == kinds
     assert check_custom_resources(docs) == []
 
 

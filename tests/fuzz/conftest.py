@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests import kafka_auth
 from tests.conftest import ServiceProcess, free_port
 from tests.fuzz.world import Fixtures
 from tests.integration.full_system import FullSystem
@@ -42,9 +43,11 @@ def system(tmp_path_factory: pytest.TempPathFactory, kafka: str) -> Iterator[Ful
     started: list[ServiceProcess] = []
 
     def make(name: str, **extra_env: str) -> ServiceProcess:
+        kafka_auth.grant_prefix(kafka, prefix)
         env = {
             **os.environ,
             "VAR_DIR": str(root / "var"),
+            "SERVICE_TLS_DIR": str(root / "service-tls"),  # one local CA for the system's mutual TLS
             "KAFKA_BOOTSTRAP_SERVERS": kafka,
             f"{name.upper()}_GRPC_PORT": str(free_port()),
             f"{name.upper()}_REST_PORT": str(free_port()),

@@ -87,7 +87,9 @@ def _methods(fixtures: Fixtures) -> list[tuple[str, str, str | None]]:
         "member": ["bank.member.v1.MemberService", "bank.ops.v1.OutboxService"],
         "account": ["bank.account.v1.AccountService", "bank.ops.v1.OutboxService"],
         "my_accounts": ["bank.my_accounts.v1.MyAccountsService"],
-        "my_accounts_internal": [SNAPSHOT.split("/")[0], VIEW_ADMIN.split("/")[0]],
+        # one port, two callers (mutual TLS): the member service's snapshot, the operator's view admin
+        "my_accounts_internal": [SNAPSHOT.split("/")[0]],
+        "my_accounts_admin": [VIEW_ADMIN.split("/")[0]],
     }.items():
         for service in services:
             for method in default_pool().FindServiceByName(service).methods:

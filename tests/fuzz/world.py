@@ -24,6 +24,7 @@ from google.rpc import status_pb2
 from adapters.common.intervals import Expiring
 from bank.account.v1 import account_service_pb2 as account_pb
 from bank.ops.v1 import ops_service_pb2 as ops_pb
+from tests import service_identity
 from tests.integration.full_system import OWNER, FullSystem
 from tests.integration.test_member_service import PASSWORD
 from tests.openapi import Operation, operations
@@ -90,10 +91,15 @@ def leaks(text: str, echoed: list[str]) -> list[str]:
 
 
 class RawGrpc:
-    """Unary calls with identity serializers: the request is bytes, the answer is bytes or a status."""
+    """Unary calls with identity serializers: the request is bytes, the answer is bytes or a status. With
+    `tls_dir`, over mutual TLS as service `identity` (my_accounts' internal port)."""
 
-    def __init__(self, target: str) -> None:
-        self.channel = grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
+    def __init__(self, target: str, tls_dir: str | None = None, identity: str = "") -> None:
+        options = {"grpc.max_send_message_length": 64 * 1024 * 1024}
+        if tls_dir is not None:
+            self.channel = service_identity.channel(target, tls_dir, identity, **options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=list(options.items()))
 
     def call(self, rpc: str, payload: bytes, token: str | None = None, timeout: float = 5) -> Answer:
         method = self.channel.unary_unary(f"/{rpc}", request_serializer=None, response_deserializer=None)
@@ -166,7 +172,10 @@ class Fixtures:
         self._operator = Expiring(self._mint_operator_token, max_age=600)
         self.grpc = {name: RawGrpc(service.address) for name, service in system.services.items()}
         internal = system.services["my_accounts"].env["MY_ACCOUNTS_INTERNAL_PORT"]
-        self.grpc["my_accounts_internal"] = RawGrpc(f"127.0.0.1:{internal}")
+        # mutual TLS: the snapshot as the member service, the view admin as the operator's CLI
+        tls_dir = system.services["my_accounts"].env["SERVICE_TLS_DIR"]
+        self.grpc["my_accounts_internal"] = RawGrpc(f"127.0.0.1:{internal}", tls_dir, "member")
+        self.grpc["my_accounts_admin"] = RawGrpc(f"127.0.0.1:{internal}", tls_dir, "bank-operator")
         self.rest = RawRest({svc: system.services[owner].rest_url for svc, owner in OWNER.items()})
         way = system.direct_grpc()
         self.way = way

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer
 
+from tests.kafka_auth import admin
+
 
 @dataclass
 class Record:
@@ -22,7 +24,7 @@ def read_records(bootstrap: str, topic: str, key: str, expected: int, timeout: f
     """All records of `key` on `topic` from the beginning, waiting until at least `expected` arrived."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **admin(bootstrap),
             "group.id": f"test-reader-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,

@@ -61,8 +61,9 @@ def test_up_status_demo_down(tmp_path: Path, kafka: str) -> None:
         "MY_ACCOUNTS_ADDR": f"127.0.0.1:{internal}",
         "HASH_PROFILE": "cheap",
         "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        # A fresh group per service: one shared group would split the customer topic among the consumers.
-        **{f"{spec.name.upper()}_KAFKA_GROUP_ID": f"cli-test-{spec.name}-{tmp_path.name}" for spec in SERVICES},
+        # A fresh group per service: one shared group would split the customer topic among the consumers. Each
+        # starts with the service's name: the service's Kafka principal may join only such groups.
+        **{f"{spec.name.upper()}_KAFKA_GROUP_ID": f"{spec.name}-cli-test-{tmp_path.name}" for spec in SERVICES},
         "SHUTDOWN_GRACE_SECONDS": "2",
         "GATEWAY_PORT": str(free_port()),
         "GATEWAY_ADMIN_PORT": str(free_port()),
@@ -203,7 +204,9 @@ def start_at_end(bootstrap: str, group: str) -> None:
 def _commit_at_end(bootstrap: str, group: str) -> None:
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    from tests.kafka_auth import admin
+
+    consumer = Consumer({**admin(bootstrap), "group.id": group, "enable.auto.commit": False})
     try:
         ends = []
         for topic in ("bank.customer.events.v1", "bank.member.events.v1", "bank.account.events.v1"):

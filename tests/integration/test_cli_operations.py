@@ -20,6 +20,7 @@ from confluent_kafka import Producer
 from services.cli.registry import SERVICES
 from tests.conftest import free_port
 from tests.integration.test_cli import bank
+from tests.kafka_auth import admin
 
 pytestmark = pytest.mark.kafka
 PASSWORD = "correct horse battery staple"
@@ -106,7 +107,7 @@ def test_operators_run_the_bank_from_the_cli(tmp_path: Path, kafka: str) -> None
         # A poison record on the account topic: the view sets it aside; listed; redriven once, not twice.
         prefix = env["KAFKA_TOPIC_PREFIX"]
         poison_id = str(uuid.uuid4())
-        producer = Producer({"bootstrap.servers": kafka})
+        producer = Producer(admin(kafka))  # the harness, as the broker's super user
         headers = [("ce_id", poison_id.encode()), ("ce_type", b"bank.account.v1.BalanceChanged")]
         producer.produce(
             f"{prefix}bank.account.events.v1", key=customer, value=b"\xff\xff not protobuf", headers=headers

@@ -21,6 +21,7 @@ from adapters.outbound.sqlalchemy.uow import SqlAlchemyUnitOfWork, Storage
 from bank.customer.v1 import events_pb2
 from tests.fakes import FakeClock
 from tests.integration.kafka_tools import read_records
+from tests.kafka_auth import admin_security
 
 pytestmark = pytest.mark.kafka
 
@@ -42,7 +43,7 @@ async def record_application(event: events_pb2.CustomerTerminated, tx: AppliedUn
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[str, bytes, dict[str, str]]]) -> None:
-    producer = Producer(producer_config(bootstrap))
+    producer = Producer(producer_config(bootstrap, admin_security()))
     for key, value, headers in records:
         producer.produce(topic, key=key.encode(), value=value, headers=list(headers.items()))
     assert producer.flush(10) == 0
@@ -63,7 +64,7 @@ async def run_until(runner: KafkaConsumerRunner, done, limit: float = 30.0) -> N
 
 async def test_duplicate_is_applied_once_and_poison_goes_to_the_dlq(kafka: str, tmp_path: Path) -> None:
     topic, group = f"test.runner.{uuid.uuid4().hex[:8]}", f"test-group-{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka, [topic, dlq_topic(topic, group)])
+    ensure_topics(kafka, [topic, dlq_topic(topic, group)], security=admin_security())
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/runner.db")
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -88,8 +89,8 @@ async def test_duplicate_is_applied_once_and_poison_goes_to_the_dlq(kafka: str, 
 
     def runner() -> KafkaConsumerRunner:
         return KafkaConsumerRunner(
-            Consumer(consumer_config(kafka, group)),
-            Producer(producer_config(kafka)),
+            Consumer(consumer_config(kafka, group, admin_security())),
+            Producer(producer_config(kafka, admin_security())),
             group,
             [topic],
             {"bank.customer.v1.CustomerTerminated": Route(events_pb2.CustomerTerminated, record_application)},

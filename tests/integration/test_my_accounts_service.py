@@ -29,6 +29,7 @@ from tests.conftest import REDIS_SCRIPT, free_port
 from tests.databases import BACKENDS
 from tests.integration.kafka_tools import read_records
 from tests.integration.test_member_service import System, eventually
+from tests.kafka_auth import admin
 
 pytestmark = pytest.mark.kafka
 ACCOUNT_TOPIC = "bank.account.events.v1"
@@ -49,7 +50,7 @@ class ViewSystem(System):
         )
         self.view_service.start()
         self.view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(self.view_service.address))
-        self.producer = Producer({"bootstrap.servers": kafka, "enable.idempotence": True, "acks": "all"})
+        self.producer = Producer({**admin(kafka), "enable.idempotence": True, "acks": "all"})
         self.kafka = kafka
 
     def publish(self, customer_id: str, event, ce_id: str | None = None, payload: bytes | None = None) -> str:  # type: ignore[no-untyped-def]
@@ -252,7 +253,8 @@ def test_poison_goes_to_the_dlq_and_a_new_group_rebuilds_the_same_view(service_f
         MY_ACCOUNTS_INTERNAL_PORT=str(free_port()),
         MEMBER_JWKS_URL=system.view_service.env["MEMBER_JWKS_URL"],
         VAR_DIR=system.view_service.env["VAR_DIR"] + "-rebuilt",  # an empty database...
-        MY_ACCOUNTS_KAFKA_GROUP_ID=f"rebuild-{uuid.uuid4().hex[:8]}",  # ...and a new group, from the earliest offset
+        # ...and a new group, from the earliest offset (named after the service: its principal joins only those)
+        MY_ACCOUNTS_KAFKA_GROUP_ID=f"my_accounts-rebuild-{uuid.uuid4().hex[:8]}",
     )
     rebuilt.start()
     rebuilt_view = my_accounts_service_pb2_grpc.MyAccountsServiceStub(grpc.insecure_channel(rebuilt.address))

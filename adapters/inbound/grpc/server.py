@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import grpc
@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from adapters.inbound.grpc.interceptors import ErrorAndContextInterceptor
+from adapters.inbound.grpc.peer_identity import PeerIdentityInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ class ServerOptions:
     max_metadata_bytes: int = 32 * 1024
     max_concurrent_rpcs: int | None = None
     options: list[tuple[str, object]] = field(default_factory=list)
+    # Mutual TLS (an internal port): the server's credentials, which require a client certificate signed by
+    # the internal CA, and which caller identity may call which service (adapters/inbound/grpc/peer_identity.py).
+    credentials: grpc.ServerCredentials | None = None
+    allowed_callers: Mapping[str, frozenset[str]] | None = None
 
 
 class GrpcServer:
@@ -54,7 +59,11 @@ class GrpcServer:
         self.grace = opts.grace
         self.health = health.aio.HealthServicer()
         self.server = grpc.aio.server(
-            interceptors=[ErrorAndContextInterceptor()],
+            interceptors=[
+                # first, so that it wraps everything else: a refused caller reaches no handler
+                *([PeerIdentityInterceptor(opts.allowed_callers)] if opts.allowed_callers is not None else []),
+                ErrorAndContextInterceptor(),
+            ],
             maximum_concurrent_rpcs=opts.max_concurrent_rpcs,
             options=[
                 ("grpc.max_receive_message_length", opts.max_message_bytes),
@@ -70,7 +79,10 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [s.name for s in servicers]
         reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], self.server)
-        self.port = self.server.add_insecure_port(f"{opts.host}:{opts.port}")
+        if opts.credentials is not None:
+            self.port = self.server.add_secure_port(f"{opts.host}:{opts.port}", opts.credentials)
+        else:
+            self.port = self.server.add_insecure_port(f"{opts.host}:{opts.port}")
 
     async def set_serving(self, serving: bool) -> None:
         status = SERVING if serving else NOT_SERVING

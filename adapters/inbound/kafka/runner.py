@@ -48,10 +48,14 @@ class Route:
     handle: Callable[[Any, Any], Awaitable[None]]  # (decoded event, unit of work) -> None
 
 
-def consumer_config(bootstrap_servers: str, group_id: str, **overrides: Any) -> dict[str, Any]:
-    """librdkafka's defaults commit automatically and start new groups at the end: turn both off."""
+def consumer_config(
+    bootstrap_servers: str, group_id: str, security: Mapping[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """librdkafka's defaults commit automatically and start new groups at the end: turn both off.
+    `security`: how the consumer authenticates (adapters.outbound.kafka.security.client_config)."""
     return {
         "bootstrap.servers": bootstrap_servers,
+        **(security or {}),
         "group.id": group_id,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

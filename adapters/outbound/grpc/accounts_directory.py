@@ -30,15 +30,24 @@ CIRCUIT = "my_accounts"
 SNAPSHOT_METHOD = "/bank.my_accounts.v1.AccountsSnapshotService/GetAccountsSnapshot"
 
 
-def replicas_channel(addresses: str) -> grpc.aio.Channel:
+def replicas_channel(
+    addresses: str, credentials: grpc.ChannelCredentials | None = None, server_name: str = ""
+) -> grpc.aio.Channel:
     """A channel balancing calls over every replica, client side (round robin): `10.0.0.5:50064,10.0.0.6:50064`
     is gRPC's static `ipv4:` list; one `host:port` is resolved by DNS to all its addresses (a headless Service
-    in Kubernetes); a target with a scheme (`dns:///...`, `ipv4:...`) is taken as it is."""
+    in Kubernetes); a target with a scheme (`dns:///...`, `ipv4:...`) is taken as it is.
+    With `credentials` the channel is mutual TLS (service_tls.TlsFiles.channel_credentials) and the server
+    must prove it is `server_name` (its certificate's DNS name), whatever address reached it."""
     target = addresses.strip()
     hosts = [a.strip() for a in target.split(",")]
     if ":" in target.split(",")[0] and "/" not in target and not target.startswith(("ipv4:", "ipv6:", "dns:")):
         target = f"ipv4:{','.join(hosts)}" if len(hosts) > 1 else hosts[0]
-    return grpc.aio.insecure_channel(target, options=[("grpc.lb_policy_name", "round_robin")])
+    options: list[tuple[str, str]] = [("grpc.lb_policy_name", "round_robin")]
+    if credentials is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
+    return grpc.aio.secure_channel(target, credentials, options=options)
 
 
 class GrpcAccountsDirectory:

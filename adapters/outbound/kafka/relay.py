@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
@@ -27,10 +28,14 @@ from domain.shared.clock import Clock
 log = logging.getLogger(__name__)
 
 
-def producer_config(bootstrap_servers: str, **overrides: Any) -> dict[str, Any]:
-    """librdkafka's defaults lose or reorder data: idempotence is off and acks is not all. Set both."""
+def producer_config(
+    bootstrap_servers: str, security: Mapping[str, Any] | None = None, **overrides: Any
+) -> dict[str, Any]:
+    """librdkafka's defaults lose or reorder data: idempotence is off and acks is not all. Set both.
+    `security`: how the producer authenticates (adapters.outbound.kafka.security.client_config)."""
     return {
         "bootstrap.servers": bootstrap_servers,
+        **(security or {}),
         "enable.idempotence": True,
         "acks": "all",
         # Publish almost at once: the relay already batches what accumulated in the outbox.

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -16,14 +18,20 @@ DEFAULT_PARTITIONS = 3
 
 
 def ensure_topics(
-    bootstrap_servers: str,
+    bootstrap_servers: str | AdminClient,
     topics: tuple[str, ...] | list[str] = EVENT_TOPICS,
     partitions: int = DEFAULT_PARTITIONS,
     replication_factor: int = 1,
     timeout: float = 30.0,
+    security: Mapping[str, Any] | None = None,
 ) -> None:
-    """Create the missing topics and wait until the broker reports leaders for all their partitions."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    """Create the missing topics and wait until the broker reports leaders for all their partitions.
+    `security`: the client settings of the principal creating them (security.client_config); a principal
+    sees (Describe) and may create only its own topics."""
+    if isinstance(bootstrap_servers, AdminClient):
+        admin = bootstrap_servers
+    else:
+        admin = AdminClient({"bootstrap.servers": bootstrap_servers, **(security or {})})
     existing = admin.list_topics(timeout=timeout).topics
     missing = [
         NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)

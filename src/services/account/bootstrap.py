@@ -53,7 +53,12 @@ def bootstrap(
     clock = clock or SystemClock()
     common = config.common
     engine = create_engine(common.database_url)
-    relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
+    relay = KafkaOutboxRelay(
+        engine,
+        tables.outbox,
+        Producer(producer_config(common.kafka_bootstrap_servers, common.kafka_client(common.kafka_relay_principal))),
+        clock,
+    )
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
     storage = Storage(
         engine,

@@ -863,8 +863,11 @@ def read_records(
     once) are dropped by ce_id, as the real consumers do."""
     from confluent_kafka import Consumer, KafkaError  # imported here: only the demo needs the Kafka client
 
+    from services.cli import kafka  # the operator's principal on the event bus
+
     consumer = Consumer(
         {
+            **kafka.client(),
             "bootstrap.servers": bootstrap,
             "group.id": f"bank-demo-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",

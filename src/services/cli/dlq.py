@@ -38,7 +38,7 @@ class DeadLetter:
 def _admin() -> Any:
     from confluent_kafka.admin import AdminClient
 
-    return AdminClient({"bootstrap.servers": kafka.bootstrap_servers()})
+    return AdminClient(kafka.client())
 
 
 def dead_letter_topics(prefix: str = "") -> list[str]:
@@ -54,7 +54,7 @@ def _consumer(group: str, commit: bool) -> Any:
 
     return Consumer(
         {
-            "bootstrap.servers": kafka.bootstrap_servers(),
+            **kafka.client(),
             "group.id": group,
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -159,9 +159,7 @@ def redrive(
         if dry_run:
             redriven = [_letter(m) for m in records]
         elif records:
-            producer = Producer(
-                {"bootstrap.servers": kafka.bootstrap_servers(), "enable.idempotence": True, "acks": "all"}
-            )
+            producer = Producer({**kafka.client(), "enable.idempotence": True, "acks": "all"})
             for msg in records:
                 headers = [(k, v) for k, v in msg.headers() or [] if not k.startswith("dlq-")]
                 headers.append((REDRIVEN_HEADER, f"{msg.topic()}[{msg.partition()}]@{msg.offset()}".encode()))

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from services.cli.console import CliError
-from services.cli.paths import Paths, env
+from services.cli.paths import Paths, env, find_root
+
+# The CLI's principal on the event bus (adapters/outbound/kafka/security.py): reads every topic and dead letter,
+# writes back only what `bank dlq redrive` redrives.
+OPERATOR = "bank-operator"
 
 # First start downloads the broker's jars with Maven; the script bounds its own readiness wait (120 s),
 # this only stops the CLI from hanging forever on a stuck download.
@@ -16,6 +23,27 @@ START_TIMEOUT = 900.0
 
 def bootstrap_servers() -> str:
     return env("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def credentials_dir() -> str:
+    """Where kafka-local.sh keeps one password file per principal: KAFKA_CREDENTIALS_DIR, else beside its
+    run directory (KAFKA_RUN_DIR, default <repo>/var/kafka). Handed to every service the CLI starts."""
+    if os.environ.get("KAFKA_CREDENTIALS_DIR"):
+        return os.environ["KAFKA_CREDENTIALS_DIR"]
+    run_dir = Path(os.environ.get("KAFKA_RUN_DIR") or find_root() / "var" / "kafka")
+    return str((run_dir if run_dir.is_absolute() else find_root() / run_dir) / "credentials")
+
+
+def client(principal: str = OPERATOR) -> dict[str, Any]:
+    """librdkafka settings of a client of the local broker that authenticates as `principal`."""
+    from adapters.outbound.kafka.security import KafkaAuth
+
+    base = KafkaAuth.from_env()
+    auth = KafkaAuth(base.security_protocol, base.mechanism, Path(credentials_dir()), base.ssl_ca_location)
+    try:
+        return {"bootstrap.servers": bootstrap_servers(), **auth.client(principal)}
+    except RuntimeError as exc:
+        raise CliError(f"{exc} (start Kafka with `bank up` or scripts/kafka-local.sh start)") from None
 
 
 @dataclass(frozen=True)

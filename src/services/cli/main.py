@@ -149,6 +149,8 @@ def start_services(paths: Paths, specs: Iterable[ServiceSpec], timeout: float) -
                 "VAR_DIR": str(paths.var),
                 spec.port_env: str(spec.port()),
                 "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+                # the service's Kafka principals' password files (kafka-local.sh made them)
+                "KAFKA_CREDENTIALS_DIR": kafka.credentials_dir(),
                 # the local gateway calls from loopback: its x-forwarded-for names the caller (member's throttle)
                 "TRUSTED_PROXIES": env("TRUSTED_PROXIES", "127.0.0.1/32"),
             },

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import grpc
@@ -62,7 +63,7 @@ def source_accounts(timeout: float, progress: Progress) -> dict[str, State]:
 
     consumer = Consumer(
         {
-            "bootstrap.servers": kafka.bootstrap_servers(),
+            **kafka.client(),
             "group.id": f"bank-cli-reconcile-{uuid.uuid4()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -104,8 +105,14 @@ def source_accounts(timeout: float, progress: Progress) -> dict[str, State]:
     raise CliError(f"the account events were not read to their end within {timeout:.0f} s")
 
 
+def service_tls_dir(paths: Paths) -> Path:
+    """The local CA of the services the CLI runs (they get VAR_DIR=paths.var): services.runtime.service_tls."""
+    return Path(env("SERVICE_TLS_DIR", str(paths.var / "keys" / "service-tls")))
+
+
 def viewed_accounts(paths: Paths) -> dict[str, State]:
     """Every account of the view, page by page (ViewAdminService on my_accounts' internal port)."""
+    from adapters.outbound.security.service_tls import MY_ACCOUNTS, OPERATOR, load_or_create
     from bank.my_accounts.v1 import my_accounts_service_pb2 as msgs
     from bank.my_accounts.v1.my_accounts_service_pb2_grpc import ViewAdminServiceStub
 
@@ -113,7 +120,10 @@ def viewed_accounts(paths: Paths) -> dict[str, State]:
     metadata = [operators.operator_metadata(operators.operator_token(paths, "bank-cli"))]
     states: dict[str, State] = {}
     token = ""
-    with grpc.insecure_channel(address) as channel:
+    # the internal port takes mutual TLS only: the CLI presents the operator's certificate of the local CA
+    tls = load_or_create(service_tls_dir(paths), OPERATOR)
+    options = [("grpc.ssl_target_name_override", MY_ACCOUNTS)]
+    with grpc.secure_channel(address, tls.channel_credentials(), options=options) as channel:
         stub = ViewAdminServiceStub(channel)
         while True:
             try:
@@ -191,7 +201,7 @@ def group_lag(group: str, topics: list[str]) -> tuple[int, int]:
     """(events not yet committed by `group`, all events) over every partition of `topics`."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": kafka.bootstrap_servers(), "group.id": group})
+    consumer = Consumer({**kafka.client(), "group.id": group})
     try:
         metadata = consumer.list_topics(timeout=10).topics
         partitions = [TopicPartition(t, p) for t in topics for p in (metadata[t].partitions if t in metadata else {})]
@@ -240,6 +250,7 @@ def rebuild(
             **overrides,
             "VAR_DIR": str(paths.var),
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers(),
+            "KAFKA_CREDENTIALS_DIR": kafka.credentials_dir(),
         },
         stdout=open(paths.log(f"{spec.name}-rebuild"), "ab"),  # noqa: SIM115 - the child's log
         stderr=subprocess.STDOUT,

@@ -55,7 +55,9 @@ class CustomerService:
 def bootstrap(config: CommonSettings, *, clock: Clock | None = None) -> CustomerService:
     clock = clock or SystemClock()
     engine = create_engine(config.database_url)
-    producer = Producer(producer_config(config.kafka_bootstrap_servers))
+    producer = Producer(
+        producer_config(config.kafka_bootstrap_servers, config.kafka_client(config.kafka_relay_principal))
+    )
     relay = KafkaOutboxRelay(engine, tables.outbox, producer, clock)
     wake = relay.notify if config.outbox_relay == "inprocess" else (lambda: None)
     storage = Storage(

@@ -27,6 +27,7 @@ from adapters.outbound.events.member import member_events as events
 from adapters.outbound.grpc.accounts_directory import GrpcAccountsDirectory, replicas_channel
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
 from adapters.outbound.metrics import member_events
+from adapters.outbound.security import service_tls as service_tls_names
 from adapters.outbound.security.argon2_hasher import CHEAP, OWASP, Argon2PasswordHasher
 from adapters.outbound.security.common_passwords import CommonPasswordList
 from adapters.outbound.security.jwt_tokens import JwtTokenService
@@ -50,6 +51,7 @@ from services.runtime.roles import (
     rest_loop,
     run_relay_alone,
 )
+from services.runtime.service_tls import service_tls
 
 
 @dataclass
@@ -71,7 +73,12 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     common = config.common
     engine = create_engine(common.database_url)
     reader = create_reader(common.database_url)  # login's first read takes no write lock
-    relay = KafkaOutboxRelay(engine, tables.outbox, Producer(producer_config(common.kafka_bootstrap_servers)), clock)
+    relay = KafkaOutboxRelay(
+        engine,
+        tables.outbox,
+        Producer(producer_config(common.kafka_bootstrap_servers, common.kafka_client(common.kafka_relay_principal))),
+        clock,
+    )
     wake = relay.notify if common.outbox_relay == "inprocess" else (lambda: None)
     member_events.initialize()
     storage = Storage(
@@ -89,7 +96,12 @@ def bootstrap(config: MemberSettings, *, clock: Clock | None = None) -> MemberSe
     )
     watch_password_hasher(lambda: hasher.admitted, hasher.workers + hasher.queue_size)
     accounts = GrpcAccountsDirectory(
-        replicas_channel(config.my_accounts_addr),
+        # mutual TLS: my_accounts answers the snapshot only to the member service's certificate
+        replicas_channel(
+            config.my_accounts_addr,
+            service_tls(service_tls_names.MEMBER).channel_credentials(),
+            server_name=service_tls_names.MY_ACCOUNTS,
+        ),
         deadline_seconds=config.snapshot_deadline_seconds,
         breaker_threshold=config.breaker_threshold,
         breaker_ttl_seconds=config.breaker_ttl_seconds,

@@ -11,11 +11,18 @@ from datetime import datetime
 
 from sqlalchemy.engine import make_url
 
-from adapters.inbound.grpc.my_accounts import accounts_snapshot_servicer, my_accounts_servicer, view_admin_servicer
+from adapters.inbound.grpc.my_accounts import (
+    ADMIN_SERVICE,
+    INTERNAL_SERVICE,
+    accounts_snapshot_servicer,
+    my_accounts_servicer,
+    view_admin_servicer,
+)
 from adapters.inbound.grpc.operator import OperatorGuard
 from adapters.inbound.grpc.server import GrpcServer, ServerOptions, run_until_stopped, stop_signal
 from adapters.inbound.kafka.my_accounts import TOPICS, projection_routes
 from adapters.outbound.redis.my_accounts import RedisView
+from adapters.outbound.security import service_tls as service_tls_names
 from adapters.outbound.security.remote_jwks import RemoteJwksVerifier
 from adapters.outbound.sqlalchemy import my_accounts as tables
 from adapters.outbound.sqlalchemy.engine import create_engine, create_reader
@@ -27,6 +34,7 @@ from domain.shared.clock import Clock, SystemClock
 from services.my_accounts.settings import MyAccountsSettings
 from services.runtime.operators import OperatorSettings, operator_verifier
 from services.runtime.roles import consumer_loop, observe_process, open_database, rest_loop, retry_until_done
+from services.runtime.service_tls import service_tls
 
 
 @dataclass(frozen=True)
@@ -123,9 +131,22 @@ async def serve(config: MyAccountsSettings) -> None:
     guard = OperatorGuard(operator_verifier(OperatorSettings.from_env()), SystemClock(), service.tokens)
     servicers = [my_accounts_servicer(service.queries)]  # the internal snapshot service has no REST binding
     public = GrpcServer(servicers, options)
+    # The internal port takes only mutual TLS: the snapshot for the member service, the view admin for the
+    # operator's CLI (which also needs an operator token), identified by their certificates.
+    tls = service_tls(service_tls_names.MY_ACCOUNTS)
     internal = GrpcServer(
         [accounts_snapshot_servicer(service.queries), view_admin_servicer(service.queries, guard)],
-        ServerOptions(common.grpc_host, config.internal_port, common.grace_seconds, common.drain_delay_seconds),
+        ServerOptions(
+            common.grpc_host,
+            config.internal_port,
+            common.grace_seconds,
+            common.drain_delay_seconds,
+            credentials=tls.server_credentials(),
+            allowed_callers={
+                INTERNAL_SERVICE: frozenset({service_tls_names.MEMBER}),
+                ADMIN_SERVICE: frozenset({service_tls_names.OPERATOR}),
+            },
+        ),
     )
 
     async def ready() -> None:

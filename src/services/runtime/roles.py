@@ -22,7 +22,8 @@ from adapters.inbound.kafka.runner import KafkaConsumerRunner, Route, consumer_c
 from adapters.inbound.rest.server import RestServer, rest_app
 from adapters.inbound.rest.transcoding import rpc_routes
 from adapters.outbound.kafka.relay import KafkaOutboxRelay, producer_config
-from adapters.outbound.kafka.topics import EVENT_TOPICS, ensure_topics
+from adapters.outbound.kafka.security import principal
+from adapters.outbound.kafka.topics import ensure_topics
 from adapters.outbound.sqlalchemy import migrate
 from domain.shared.ports import UnitOfWork
 from services.runtime.settings import CommonSettings
@@ -93,14 +94,17 @@ def rest_loop(
 def relay_loop(settings: CommonSettings, relay: KafkaOutboxRelay) -> Callable[[asyncio.Event], Awaitable[None]]:
     async def run(stop: asyncio.Event) -> None:
         if settings.create_topics:
+            # only the topic it writes: the relay's principal may create nothing else
+            own = [settings.topic(t) for t in principal(settings.kafka_relay_principal).writes]
             await retry_until_done(
                 "creating topics",
                 lambda: asyncio.to_thread(
                     ensure_topics,
                     settings.kafka_bootstrap_servers,
-                    [settings.topic(t) for t in EVENT_TOPICS],
+                    own,
                     replication_factor=settings.topic_replication_factor,
                     timeout=10,
+                    security=settings.kafka_client(settings.kafka_relay_principal),
                 ),
                 stop,
             )
@@ -122,9 +126,12 @@ def consumer_loop(
     names the read model it feeds, for bank_projection_lag_seconds."""
 
     topics = [settings.topic(t) for t in topics]
+    security = settings.kafka_client(settings.kafka_consumer_principal)
 
     async def run(stop: asyncio.Event) -> None:
         if settings.create_topics:
+            # Its principal may create only its own dead-letter topics: the topics it consumes are their
+            # producers' (or the provisioning's) to create; while one is missing this is refused and retries.
             dlqs = [dlq_topic(t, group_id) for t in topics]
             await retry_until_done(
                 "creating topics",
@@ -134,6 +141,7 @@ def consumer_loop(
                     [*topics, *dlqs],
                     replication_factor=settings.topic_replication_factor,
                     timeout=10,
+                    security=security,
                 ),
                 stop,
             )
@@ -145,8 +153,8 @@ def consumer_loop(
         if settings.consumer_instance_id:  # static membership: a restart takes its partitions back at once
             overrides["group.instance.id"] = settings.consumer_instance_id
         runner = KafkaConsumerRunner(
-            Consumer(consumer_config(settings.kafka_bootstrap_servers, group_id, **overrides)),
-            Producer(producer_config(settings.kafka_bootstrap_servers)),
+            Consumer(consumer_config(settings.kafka_bootstrap_servers, group_id, security, **overrides)),
+            Producer(producer_config(settings.kafka_bootstrap_servers, security)),
             group_id,
             topics,
             routes,

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
+
+from adapters.outbound.kafka.security import KafkaAuth
+
+# The principal each service's consumer authenticates as (adapters/outbound/kafka/security.py); relays are
+# `<service>-relay`.
+CONSUMER_PRINCIPALS = {
+    "member": "member-consumer",
+    "account": "account-consumer",
+    "my_accounts": "my-accounts-projector",
+}
 
 
 def env(name: str, default: str) -> str:
@@ -51,6 +62,15 @@ class CommonSettings:
     consumer_group_id: str
     # Namespaces every topic name, so environments (or test runs) can share one Kafka cluster unseen.
     topic_prefix: str
+    # How this process's Kafka clients authenticate, and as whom (one principal per role: the outbox relay,
+    # the consumer). Passwords are read from files when a client is made, never kept in settings.
+    kafka_auth: KafkaAuth
+    kafka_relay_principal: str
+    kafka_consumer_principal: str
+
+    def kafka_client(self, principal: str) -> dict[str, Any]:
+        """librdkafka settings that authenticate as `principal`."""
+        return self.kafka_auth.client(principal)
 
     def topic(self, name: str) -> str:
         """The name of topic `name` in this environment."""
@@ -88,4 +108,9 @@ class CommonSettings:
             # a single KAFKA_GROUP_ID shared by several services would split topics between them.
             consumer_group_id=env(f"{prefix}_KAFKA_GROUP_ID", service),
             topic_prefix=env("KAFKA_TOPIC_PREFIX", ""),
+            kafka_auth=KafkaAuth.from_env(),
+            kafka_relay_principal=env(f"{prefix}_KAFKA_RELAY_PRINCIPAL", f"{service.replace('_', '-')}-relay"),
+            kafka_consumer_principal=env(
+                f"{prefix}_KAFKA_CONSUMER_PRINCIPAL", CONSUMER_PRINCIPALS.get(service, f"{service}-consumer")
+            ),
         )
